@@ -1,0 +1,1 @@
+"""inventag-pipeline: daily AWS inventory history as Dagster assets."""

@@ -1,0 +1,245 @@
+"""The one generic collector: reads the registry, pages, calls details, records coverage.
+
+Work is split into (service, region) scopes run on a bounded thread pool, each with its own
+session. A scope that fails is recorded as `failed` with its error class and does not stop the
+others; "couldn't read" never becomes "empty".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import botocore.exceptions
+import jmespath
+
+from inventag_pipeline.aws.guard import ReadOnlyViolation
+from inventag_pipeline.aws.session import AccountSessions
+from inventag_pipeline.core.canonical import format_timestamp, get_path, jsonable
+from inventag_pipeline.core.registry import GLOBAL_REGION, RESOURCE_TYPES, ResourceType
+
+
+@dataclass
+class RawItem:
+    resource_type: str
+    region: str
+    payload: dict[str, Any]
+
+
+@dataclass
+class ScopeResult:
+    service: str
+    region: str
+    status: str
+    items: list[RawItem] = field(default_factory=list)
+    error: str | None = None
+    error_class: str | None = None
+    api_calls: int = 0
+    duration_s: float = 0.0
+    type_counts: dict[str, int] = field(default_factory=dict)
+
+    def coverage(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "region": self.region,
+            "status": self.status,
+            "error": self.error,
+            "error_class": self.error_class,
+            "resource_count": len(self.items),
+            "api_calls": self.api_calls,
+            "duration_s": round(self.duration_s, 3),
+            "types": dict(sorted(self.type_counts.items())),
+        }
+
+
+class CollectionFailed(RuntimeError):
+    """Nothing at all could be collected; the message says why and what to do."""
+
+
+def error_class(exc: BaseException) -> str:
+    """A short, stable name for the manifest: the AWS error code, else the exception class."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or "ClientError")
+    return type(exc).__name__
+
+
+def _render(template: object, payload: Mapping[str, Any], resource_id: str) -> Any:
+    if not isinstance(template, str):
+        return template
+    if template == "{id}":
+        return resource_id
+    if template.startswith("{") and template.endswith("}"):
+        found = get_path(payload, template[1:-1])
+        return found[0] if found else None
+    return template
+
+
+def _strip_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.calls = 0
+
+
+def _call(client: Any, operation: str, params: Mapping[str, Any], counter: _Counter, paginate: bool
+          ) -> Iterator[dict[str, Any]]:
+    if paginate and client.can_paginate(operation):
+        for page in client.get_paginator(operation).paginate(**params):
+            counter.calls += 1
+            yield page
+    else:
+        counter.calls += 1
+        yield getattr(client, operation)(**params)
+
+
+def _merge_pages(pages: list[dict[str, Any]], path: str | None) -> Any:
+    if path is None:
+        merged: dict[str, Any] = {}
+        for page in pages:
+            merged.update(_strip_metadata(page))
+        return merged
+    values = [jmespath.search(path, page) for page in pages]
+    if len(values) == 1:
+        return values[0]
+    flat: list[Any] = []
+    for v in values:
+        flat.extend(v if isinstance(v, list) else [v])
+    return flat
+
+
+def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: str, counter: _Counter
+                 ) -> list[RawItem]:
+    """List one type in one region (or globally) and enrich each item with its detail calls."""
+    client = client_for(region)
+    items: list[Any] = []
+    for page in _call(client, rtype.list_operation, dict(rtype.list_params), counter, paginate=True):
+        found = jmespath.search(rtype.result_path, page) or []
+        items.extend(found)
+    out = []
+    for item in items:
+        payload = dict(item) if isinstance(item, Mapping) else {rtype.id_field: item}
+        resource_id = str(get_path(payload, rtype.id_field)[0])
+        for detail in rtype.details:
+            detail_region = region
+            if rtype.region_field and payload.get(rtype.region_field):
+                detail_region = str(payload[rtype.region_field])
+            params = {k: _render(v, payload, resource_id) for k, v in detail.params.items()}
+            try:
+                pages = list(_call(client_for(detail_region), detail.operation, params, counter, detail.paginate))
+                value = _merge_pages(pages, detail.result_path)
+            except botocore.exceptions.ClientError as exc:
+                if error_class(exc) not in detail.absent_codes:
+                    raise
+                value = None
+            if rtype.region_field and detail.store_as == rtype.region_field:
+                value = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(value, value)
+            if detail.store_as:
+                payload[detail.store_as] = value
+            elif isinstance(value, Mapping):
+                payload.update(value)
+        item_region = str(payload.get(rtype.region_field)) if rtype.region_field else region
+        out.append(RawItem(rtype.cfn_type, item_region, jsonable(payload)))
+    return out
+
+
+def collect_scope(sessions: AccountSessions, service: str, region: str, types: Sequence[ResourceType]
+                  ) -> ScopeResult:
+    """Every type of one service in one region; failures are recorded, never raised."""
+    started = time.perf_counter()
+    session = sessions.session()
+    clients: dict[str, Any] = {}
+
+    def client_for(client_region: str) -> Any:
+        name = "us-east-1" if client_region == GLOBAL_REGION else client_region
+        if name not in clients:
+            clients[name] = sessions.client(session, service, name)
+        return clients[name]
+
+    result = ScopeResult(service=service, region=region, status="ok")
+    counter = _Counter()
+    errors: list[str] = []
+    for rtype in types:
+        try:
+            items = collect_type(rtype, client_for, region, counter)
+        except ReadOnlyViolation:
+            raise
+        except Exception as exc:
+            errors.append(f"{rtype.cfn_type}: {error_class(exc)}: {exc}")
+            result.error_class = result.error_class or error_class(exc)
+            continue
+        result.items.extend(items)
+        result.type_counts[rtype.cfn_type] = len(items)
+    if errors:
+        result.status = "failed"
+        result.error = "; ".join(errors)[:2000]
+    result.api_calls = counter.calls
+    result.duration_s = time.perf_counter() - started
+    return result
+
+
+def plan_scopes(regions: Sequence[str], types: Sequence[ResourceType] = RESOURCE_TYPES
+                ) -> list[tuple[str, str, tuple[ResourceType, ...]]]:
+    """(service, region, types) work units: regional types per region, global ones once."""
+    scopes: dict[tuple[str, str], list[ResourceType]] = {}
+    for rtype in types:
+        for region in [GLOBAL_REGION] if rtype.is_global else regions:
+            scopes.setdefault((rtype.service, region), []).append(rtype)
+    return [(s, r, tuple(ts)) for (s, r), ts in sorted(scopes.items())]
+
+
+@dataclass
+class Collection:
+    account_id: str
+    regions: list[str]
+    started_at: str
+    collected_at: str
+    scopes: list[ScopeResult]
+    identity_arn: str | None
+
+    @property
+    def coverage(self) -> list[dict[str, Any]]:
+        return [s.coverage() for s in self.scopes]
+
+
+def enabled_regions(sessions: AccountSessions) -> list[str]:
+    """The account's enabled regions (opted-in or not requiring opt-in)."""
+    client = sessions.client(sessions.session(), "ec2", "us-east-1")
+    regions = client.describe_regions(AllRegions=False)["Regions"]
+    return sorted(r["RegionName"] for r in regions if r.get("OptInStatus") != "not-opted-in")
+
+
+def collect_account(sessions: AccountSessions, regions: Sequence[str],
+                    types: Sequence[ResourceType] = RESOURCE_TYPES, *, clock: Callable[[], float] = time.time
+                    ) -> Collection:
+    """Collect every scope concurrently; raise only when nothing at all could be read."""
+    import datetime as dt
+
+    started = dt.datetime.fromtimestamp(clock(), dt.timezone.utc)
+    sessions.resolve_credentials()
+    identity = sessions.verify_identity()
+    plan = plan_scopes(regions, types)
+    with ThreadPoolExecutor(max_workers=sessions.settings.max_workers, thread_name_prefix="collect") as pool:
+        futures = [pool.submit(collect_scope, sessions, s, r, ts) for s, r, ts in plan]
+        results = [f.result() for f in futures]
+    failed = [r for r in results if r.status != "ok"]
+    if results and len(failed) == len(results):
+        sample = failed[0]
+        raise CollectionFailed(
+            f"every scope failed for account {sessions.account.id} ({len(failed)} scopes); first error: "
+            f"{sample.service}/{sample.region}: {sample.error}. Check the role's permissions "
+            "(ReadOnlyAccess, or SecurityAudit + ViewOnlyAccess) and network access to AWS."
+        )
+    finished = dt.datetime.fromtimestamp(clock(), dt.timezone.utc)
+    return Collection(
+        account_id=sessions.account.id,
+        regions=list(regions),
+        started_at=format_timestamp(started),
+        collected_at=format_timestamp(finished),
+        scopes=results,
+        identity_arn=identity,
+    )

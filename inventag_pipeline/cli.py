@@ -1,0 +1,184 @@
+"""`inventag`: work outside Dagster (DESIGN §9)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from inventag_pipeline.core.accounts import AccountsConfigError, load_accounts
+
+
+def _accounts_sync(args: argparse.Namespace) -> int:
+    from dagster import DagsterInstance
+
+    from inventag_pipeline.partitions import ACCOUNTS_PARTITION
+
+    if not os.environ.get("DAGSTER_HOME"):
+        print("DAGSTER_HOME is not set: point it at the folder holding your dagster.yaml", file=sys.stderr)
+        return 2
+    accounts = load_accounts(args.accounts_file or os.environ.get("INVENTAG_ACCOUNTS_FILE") or None)
+    instance = DagsterInstance.get()
+    known = set(instance.get_dynamic_partitions(ACCOUNTS_PARTITION))
+    new = [a.id for a in accounts if a.id not in known]
+    if new:
+        instance.add_dynamic_partitions(ACCOUNTS_PARTITION, new)
+    for a in accounts:
+        state = "registered" if a.id in new else "already registered"
+        print(f"{a.id}  {a.name:<24} {state}{'' if a.enabled else ' (disabled: not collected)'}")
+    print(f"{len(new)} new, {len(accounts) - len(new)} already registered, {len(known - {a.id for a in accounts})} "
+          "registered but no longer configured (history kept)")
+    return 0
+
+
+def _read_side(path: Path):
+    """A snapshot file plus, when present, its manifest and relationships beside it."""
+    import pyarrow.parquet as pq
+
+    from inventag_pipeline.core.snapshot import schema_problems, sha256_hex
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    data = path.read_bytes()
+    manifest_path = path.parent / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    if manifest.get("sha256") and manifest["sha256"] != sha256_hex(data):
+        raise ValueError(f"{path} is corrupted: its SHA-256 does not match {manifest_path}")
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:
+        raise ValueError(f"{path} is not a readable Parquet file: {exc}") from None
+    problems = schema_problems(table)
+    if problems:
+        raise ValueError(f"{path} is not an inventory snapshot: " + "; ".join(problems))
+    edges_path = path.parent / "relationships.parquet"
+    edges = pq.read_table(edges_path) if edges_path.is_file() else None
+    return table, manifest, edges
+
+
+def _diff(args: argparse.Namespace) -> int:
+    import pyarrow.parquet as pq
+
+    from inventag_pipeline.core.changelog import render_changelog
+    from inventag_pipeline.core.delta import DeltaEngine
+
+    try:
+        old, old_manifest, old_edges = _read_side(Path(args.old))
+        new, new_manifest, new_edges = _read_side(Path(args.new))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"inventag diff: {exc}", file=sys.stderr)
+        return 2
+    result = DeltaEngine().compute(
+        old, new,
+        old_coverage=old_manifest.get("coverage", []), new_coverage=new_manifest.get("coverage", []),
+        previous_date=old_manifest.get("date") or Path(args.old).name,
+        date=new_manifest.get("date") or Path(args.new).name,
+        old_relationships=old_edges, new_relationships=new_edges,
+    )
+    summary = result.summary
+    summary["account_id"] = new_manifest.get("account_id") or (new.column("account_id")[0].as_py()
+                                                               if new.num_rows else "")
+    summary["resource_count"] = new.num_rows
+    summary["previous_resource_count"] = old.num_rows
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pq.write_table(result.resource_changes, out / "resource_changes.parquet", compression="zstd")
+    pq.write_table(result.attribute_changes, out / "attribute_changes.parquet", compression="zstd")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    docs = render_changelog(result.resource_changes, result.attribute_changes, summary)
+    (out / "changelog.md").write_text(docs.markdown)
+    (out / "changelog.html").write_text(docs.html)
+    (out / "changelog.json").write_text(docs.json)
+    counts = summary["counts"]
+    print(docs.context["headline"])
+    print("  by type:     " + ", ".join(f"{k} {v}" for k, v in counts["change_type"].items()))
+    print("  by severity: " + ", ".join(f"{k} {v}" for k, v in counts["severity"].items()))
+    if counts["service"]:
+        print("  by service:  " + ", ".join(f"{k} {v}" for k, v in list(counts["service"].items())[:8]))
+    for h in summary["security_changes"]["high_risk_resources"][:10]:
+        print(f"  {h['severity'].upper():>8} {h['name'] or h['arn']}: {'; '.join(h['reasons'])[:100]}")
+    if summary["unverified"]:
+        print(f"  unverified scopes: {len(summary['unverified'])} (their resources are not reported added/removed)")
+    print(f"  wrote {out}/{{resource_changes,attribute_changes}}.parquet, summary.json, changelog.{{md,html,json}}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from inventag_pipeline.demo import run_demo
+
+    return run_demo(days=args.days)
+
+
+def _simulator_serve(args: argparse.Namespace) -> int:
+    from inventag_pipeline.aws.simulator import SimulatedAccount, SimulatorServer
+
+    server = SimulatorServer(port=args.port).start()
+    account = SimulatedAccount(server.url)
+    count = account.seed()
+    for day in range(2, args.day + 1):
+        account.apply_day(day)
+    print(f"simulated AWS account 123456789012 at {server.url}: {count} resources, day {args.day} state "
+          f"(pid {os.getpid()}; stop with kill -TERM {os.getpid()})", flush=True)
+    stopped = []
+    signal.signal(signal.SIGTERM, lambda *_: stopped.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopped.append(True))
+    while not stopped:
+        signal.pause()
+    server.stop()
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from inventag_pipeline.dev import run_dev
+
+    return run_dev(port=args.port, skip_demo=args.skip_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inventag", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    accounts = sub.add_parser("accounts", help="manage account partitions")
+    accounts_sub = accounts.add_subparsers(dest="accounts_command", required=True)
+    sync = accounts_sub.add_parser("sync", help="register configured accounts as partitions in DAGSTER_HOME")
+    sync.add_argument("--accounts-file", help="YAML accounts file (default: INVENTAG_ACCOUNTS_FILE)")
+    sync.set_defaults(func=_accounts_sync)
+
+    diff = sub.add_parser("diff", help="diff two snapshot.parquet files into DIR")
+    diff.add_argument("old")
+    diff.add_argument("new")
+    diff.add_argument("--out", required=True, help="output folder for the delta and changelog files")
+    diff.set_defaults(func=_diff)
+
+    demo = sub.add_parser("demo", help="three days of a simulated account through the Dagster chain")
+    demo.add_argument("--days", type=int, default=3, choices=(2, 3))
+    demo.set_defaults(func=_demo)
+
+    simulator = sub.add_parser("simulator", help="the simulated AWS account (moto server)")
+    sim_sub = simulator.add_subparsers(dest="simulator_command", required=True)
+    serve = sim_sub.add_parser("serve", help="serve the simulated account on 127.0.0.1 until stopped")
+    serve.add_argument("--port", type=int, default=5555)
+    serve.add_argument("--day", type=int, default=3, choices=(1, 2, 3), help="scenario day to present")
+    serve.set_defaults(func=_simulator_serve)
+
+    dev = sub.add_parser("dev", help="demo history + simulator + `dagster dev` on 127.0.0.1:3000")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--skip-demo", action="store_true", help="do not (re)run the demo first")
+    dev.set_defaults(func=_dev)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except AccountsConfigError as exc:
+        print(f"inventag: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,464 @@
+"""Canonical records: one shape per resource type, whatever API or AWS Config returned.
+
+Canonical means: JSON-able values only, timestamps as ISO-8601 UTC, JSON policy strings parsed and
+normalised, lists sorted by their identity (so order never shows as change), nulls dropped, tags
+moved to their own map. The content hash covers configuration and tags minus the type's volatile
+paths, so a moving counter never makes a resource "modified".
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import re
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from inventag_pipeline.core.registry import GLOBAL_REGION, ResourceType
+
+_ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
+# Fields commonly naming a list item; used only when a list has no declared key.
+_IDENTITY_FIELDS = (
+    "Key",
+    "Id",
+    "Arn",
+    "Name",
+    "Sid",
+    "GroupId",
+    "SubnetId",
+    "VolumeId",
+    "InstanceId",
+    "PolicyArn",
+    "AttributeName",
+    "IndexName",
+    "DeviceName",
+    "NetworkInterfaceId",
+)
+
+
+def format_timestamp(value: dt.datetime) -> str:
+    """ISO-8601 in UTC with a `Z`; microseconds only when present."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    value = value.astimezone(dt.timezone.utc)
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if value.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+    return value.strftime(fmt)
+
+
+def jsonable(value: Any) -> Any:
+    """Convert an API response (datetimes, bytes, Decimals) into plain JSON values."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return format_timestamp(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if hasattr(value, "read"):  # streaming bodies never belong in an inventory
+        return None
+    return value
+
+
+def canonical_json(value: Any) -> str:
+    """The one serialisation used for storage and hashing: sorted keys, no spaces."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _normalise_timestamp(text: str) -> str:
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+    except ValueError:
+        return text
+    return format_timestamp(parsed)
+
+
+def parse_json_document(value: Any) -> Any:
+    """Decode a JSON policy held as a string, URL-encoded or not (IAM returns both)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("%7B") or text.startswith("%7b"):
+        text = urllib.parse.unquote(text)
+    if not text.startswith(("{", "[")):
+        return value
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return value
+
+
+_POLICY_LIST_FIELDS = ("Action", "NotAction", "Resource", "NotResource")
+
+
+def normalise_policy(document: Mapping[str, Any]) -> dict[str, Any]:
+    """IAM-style policy: Statement always a list; string-or-list fields always sorted lists."""
+    doc = dict(document)
+    statements = doc.get("Statement")
+    if isinstance(statements, Mapping):
+        statements = [statements]
+    if isinstance(statements, list):
+        normalised = []
+        for statement in statements:
+            if not isinstance(statement, Mapping):
+                normalised.append(statement)
+                continue
+            st = dict(statement)
+            for key in _POLICY_LIST_FIELDS:
+                if isinstance(st.get(key), str):
+                    st[key] = [st[key]]
+            for key in ("Principal", "NotPrincipal"):
+                principal = st.get(key)
+                if isinstance(principal, Mapping):
+                    st[key] = {k: [v] if isinstance(v, str) else v for k, v in principal.items()}
+                elif principal == "*":
+                    st[key] = {"AWS": ["*"]}
+            normalised.append(st)
+        doc["Statement"] = normalised
+    return doc
+
+
+def _is_policy(value: Any) -> bool:
+    return isinstance(value, Mapping) and "Statement" in value and (
+        "Version" in value or isinstance(value.get("Statement"), (list, Mapping))
+    )
+
+
+def pattern_of(path: tuple[str, ...]) -> str:
+    """`("A", "[]", "B")` -> `A[].B`: the registry's way to write a path pattern."""
+    out = ""
+    for segment in path:
+        if segment == "[]":
+            out += "[]"
+        else:
+            out += ("." if out else "") + segment
+    return out
+
+
+def split_pattern(pattern: str) -> tuple[str, ...]:
+    """`A[].B` -> `("A", "[]", "B")`."""
+    segments: list[str] = []
+    for part in pattern.split("."):
+        while part.endswith("[]"):
+            part = part[:-2]
+            if part:
+                segments.append(part)
+            part = ""
+            segments.append("[]")
+        if part:
+            segments.append(part)
+    return tuple(segments)
+
+
+def get_path(value: Any, pattern: str) -> list[Any]:
+    """Every value found at a registry path pattern (`[]` fans out over lists)."""
+    current = [value]
+    for segment in split_pattern(pattern):
+        nxt: list[Any] = []
+        for item in current:
+            if segment == "[]":
+                if isinstance(item, list):
+                    nxt.extend(item)
+            elif isinstance(item, Mapping) and segment in item:
+                nxt.append(item[segment])
+        current = nxt
+    return [v for v in current if v is not None]
+
+
+def _remove_path(value: Any, segments: tuple[str, ...]) -> None:
+    if not segments:
+        return
+    head, rest = segments[0], segments[1:]
+    if head == "[]":
+        if isinstance(value, list):
+            for item in value:
+                _remove_path(item, rest)
+        return
+    if isinstance(value, dict) and head in value:
+        if rest:
+            _remove_path(value[head], rest)
+        else:
+            del value[head]
+
+
+def strip_paths(config: Mapping[str, Any], patterns: Iterable[str]) -> dict[str, Any]:
+    """A deep copy of `config` without the given path patterns (the volatile fields)."""
+    copy = json.loads(json.dumps(config))
+    for pattern in patterns:
+        _remove_path(copy, split_pattern(pattern))
+    return copy
+
+
+def item_key(item: Any, key_fields: tuple[str, ...] | None) -> str:
+    """A list item's identity as it appears in a change path, e.g. `GroupId=sg-1` or `sg-1`."""
+    if not isinstance(item, Mapping):
+        return item if isinstance(item, str) else canonical_json(item)
+    if key_fields:
+        parts = []
+        for field_name in key_fields:
+            found = get_path(item, field_name)
+            parts.append(f"{field_name}={found[0] if found else ''}")
+        return ",".join(parts)
+    return "#" + hashlib.sha256(canonical_json(item).encode()).hexdigest()[:12]
+
+
+def infer_key_fields(items: list[Any]) -> tuple[str, ...] | None:
+    """Pick a common identity field for undeclared lists of objects, if one is unique."""
+    dicts = [i for i in items if isinstance(i, Mapping)]
+    if not dicts or len(dicts) != len(items):
+        return None
+    for candidate in _IDENTITY_FIELDS:
+        values = [d.get(candidate) for d in dicts]
+        if all(isinstance(v, (str, int)) for v in values) and len(set(values)) == len(values):
+            return (candidate,)
+    return None
+
+
+class KeyResolver:
+    """Answers "what identifies an item of the list at this path?" for one resource type."""
+
+    def __init__(self, rtype: ResourceType | None):
+        self._declared = dict(rtype.list_keys) if rtype else {}
+        self._ordered = set(rtype.ordered_paths) if rtype else set()
+
+    def is_ordered(self, pattern: str) -> bool:
+        return pattern in self._ordered
+
+    def key_fields(self, pattern: str, items: list[Any]) -> tuple[str, ...] | None:
+        if pattern in self._declared:
+            return self._declared[pattern]
+        if pattern.endswith("Statement"):
+            sids = [i.get("Sid") for i in items if isinstance(i, Mapping)]
+            if sids and all(sids) and len(set(sids)) == len(sids) and len(sids) == len(items):
+                return ("Sid",)
+            return None
+        return infer_key_fields(items)
+
+
+def _canonicalise(value: Any, path: tuple[str, ...], keys: KeyResolver) -> Any:
+    if isinstance(value, Mapping):
+        if _is_policy(value):
+            value = normalise_policy(value)
+        out = {}
+        for k, v in value.items():
+            if v is None:
+                continue
+            out[k] = _canonicalise(v, (*path, k), keys)
+        return out
+    if isinstance(value, list):
+        items = [_canonicalise(v, (*path, "[]"), keys) for v in value if v is not None]
+        pattern = pattern_of(path)
+        if keys.is_ordered(pattern):
+            return items
+        if all(not isinstance(i, (Mapping, list)) for i in items):
+            return sorted(items, key=lambda i: (str(type(i)), i))
+        fields = keys.key_fields(pattern, items)
+        return sorted(items, key=lambda i: (item_key(i, fields), canonical_json(i)))
+    if isinstance(value, str) and _ISO_RE.match(value):
+        return _normalise_timestamp(value)
+    return value
+
+
+def canonicalise_configuration(config: Mapping[str, Any], rtype: ResourceType | None) -> dict[str, Any]:
+    """Generic canonical form of a configuration document (see module docstring)."""
+    return _canonicalise(jsonable(config), (), KeyResolver(rtype))
+
+
+def tags_to_map(tags: Any) -> dict[str, str]:
+    """AWS has three tag shapes (Key/Value, TagKey/TagValue, a plain map); keep one."""
+    if not tags:
+        return {}
+    if isinstance(tags, Mapping):
+        return {str(k): "" if v is None else str(v) for k, v in tags.items()}
+    out: dict[str, str] = {}
+    for tag in tags:
+        if isinstance(tag, Mapping):
+            key = tag.get("Key", tag.get("TagKey", tag.get("key")))
+            val = tag.get("Value", tag.get("TagValue", tag.get("value")))
+            if key is not None:
+                out[str(key)] = "" if val is None else str(val)
+    return out
+
+
+def content_hash(config: Mapping[str, Any], tags: Mapping[str, str], volatile_paths: Iterable[str]) -> str:
+    """SHA-256 over configuration and tags without volatile fields; stable across processes."""
+    stable = strip_paths(config, volatile_paths)
+    payload = canonical_json({"configuration": stable, "tags": dict(sorted(tags.items()))})
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+# --- per-type reshaping -------------------------------------------------------------------------
+
+_RULE_SOURCES = (
+    ("IpRanges", "CidrIp", "cidr"),
+    ("Ipv6Ranges", "CidrIpv6", "cidr6"),
+    ("PrefixListIds", "PrefixListId", "prefix-list"),
+    ("UserIdGroupPairs", "GroupId", "security-group"),
+)
+
+
+def explode_security_group_rules(permissions: list[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """One item per (protocol, port range, source), so adding one CIDR is one change."""
+    rules: list[dict[str, Any]] = []
+    for perm in permissions or []:
+        base = {
+            "IpProtocol": str(perm.get("IpProtocol", "-1")),
+            "FromPort": perm.get("FromPort", -1) if perm.get("FromPort") is not None else -1,
+            "ToPort": perm.get("ToPort", -1) if perm.get("ToPort") is not None else -1,
+        }
+        for list_field, source_field, source_type in _RULE_SOURCES:
+            for entry in perm.get(list_field) or []:
+                rule = dict(base, Source=entry.get(source_field), SourceType=source_type)
+                if source_type == "security-group" and entry.get("UserId"):
+                    rule["SourceAccount"] = entry["UserId"]
+                if entry.get("Description"):
+                    rule["Description"] = entry["Description"]
+                rules.append(rule)
+    return rules
+
+
+def _security_group(payload: dict[str, Any]) -> dict[str, Any]:
+    payload["IpPermissions"] = explode_security_group_rules(payload.get("IpPermissions"))
+    payload["IpPermissionsEgress"] = explode_security_group_rules(payload.get("IpPermissionsEgress"))
+    return payload
+
+
+def _s3_bucket(payload: dict[str, Any]) -> dict[str, Any]:
+    # GetBucketLocation says None for us-east-1 and "EU" for the oldest eu-west-1 buckets.
+    location = payload.get("Location")
+    payload["Location"] = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
+    versioning = payload.get("Versioning") or {}
+    payload["Versioning"] = {k: v for k, v in versioning.items() if k in ("Status", "MFADelete")} or {
+        "Status": "Disabled"
+    }
+    return payload
+
+
+def _drop_attribute_keys(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def reshape(payload: dict[str, Any]) -> dict[str, Any]:
+        attributes = payload.get("Attributes") or {}
+        payload["Attributes"] = {k: v for k, v in attributes.items() if k not in keys}
+        return payload
+
+    return reshape
+
+
+def _kms_key(payload: dict[str, Any]) -> dict[str, Any]:
+    # ListKeys' KeyArn repeats DescribeKey's Arn.
+    if payload.get("Arn"):
+        payload.pop("KeyArn", None)
+    return payload
+
+
+NORMALIZERS: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "security_group": _security_group,
+    "s3_bucket": _s3_bucket,
+    # Owner and the topic/queue ARN repeat the record's own identity.
+    "sns_topic": _drop_attribute_keys(("TopicArn", "Owner")),
+    "kms_key": _kms_key,
+}
+
+
+@dataclass(frozen=True)
+class CanonicalRecord:
+    """One row of `snapshot.parquet` (DESIGN §5) before it becomes Arrow."""
+
+    arn: str
+    account_id: str
+    region: str
+    service: str
+    resource_type: str
+    resource_id: str
+    name: str | None
+    tags: dict[str, str]
+    configuration: dict[str, Any]
+    content_hash: str
+    source: str
+    collected_at: str
+
+
+def resolve_arn(rtype: ResourceType, payload: Mapping[str, Any], resource_id: str, account: str, region: str,
+                partition: str = "aws") -> str:
+    if rtype.arn_field:
+        found = get_path(payload, rtype.arn_field)
+        if found:
+            return str(found[0])
+    if rtype.arn_template:
+        return rtype.arn_template.format(partition=partition, region=region, account=account, id=resource_id)
+    # Documented synthetic ARN for the rare type without one.
+    return f"arn:{partition}:{rtype.service}:{region}:{account}:{rtype.cfn_type}/{resource_id}"
+
+
+def canonical_record(
+    rtype: ResourceType,
+    payload: Mapping[str, Any],
+    *,
+    account_id: str,
+    region: str,
+    collected_at: str,
+    source: str = "api",
+) -> CanonicalRecord:
+    """Turn one raw API payload (list item merged with detail calls) into a canonical record."""
+    data: dict[str, Any] = jsonable(payload)
+    data.pop("ResponseMetadata", None)
+    if rtype.normalizer:
+        data = NORMALIZERS[rtype.normalizer](data)
+    tags = tags_to_map(data.pop(rtype.tags_field, None)) if rtype.tags_field else {}
+    for json_path in rtype.json_paths:
+        _apply_at(data, split_pattern(json_path), parse_json_document)
+    config = canonicalise_configuration(data, rtype)
+    resource_id = str(get_path(config, rtype.id_field)[0])
+    if rtype.region_field:
+        found = get_path(config, rtype.region_field)
+        region = str(found[0]) if found else region
+    elif rtype.is_global:
+        region = GLOBAL_REGION
+    arn = resolve_arn(rtype, config, resource_id, account_id, region)
+    name = tags.get("Name")
+    if not name and rtype.name_field:
+        found = get_path(config, rtype.name_field)
+        name = str(found[0]) if found else None
+    if not name and rtype.name_from_arn:
+        name = arn.rsplit(":", 1)[-1]
+    return CanonicalRecord(
+        arn=arn,
+        account_id=account_id,
+        region=region,
+        service=rtype.service,
+        resource_type=rtype.cfn_type,
+        resource_id=resource_id,
+        name=name,
+        tags=tags,
+        configuration=config,
+        content_hash=content_hash(config, tags, rtype.volatile_paths),
+        source=source,
+        collected_at=collected_at,
+    )
+
+
+def _apply_at(value: Any, segments: tuple[str, ...], fn: Callable[[Any], Any]) -> None:
+    if not segments:
+        return
+    head, rest = segments[0], segments[1:]
+    if head == "[]":
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                if rest:
+                    _apply_at(item, rest, fn)
+                else:
+                    value[i] = fn(item)
+        return
+    if isinstance(value, dict) and head in value:
+        if rest:
+            _apply_at(value[head], rest, fn)
+        else:
+            value[head] = fn(value[head])

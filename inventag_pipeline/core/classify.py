@@ -1,0 +1,357 @@
+"""Classification of attribute changes: rules as data, first match wins.
+
+A rule names resource types (glob), a path regex (matched at the start of the change's path), the
+change kinds it applies to, an optional named condition over the values, and the category,
+severity and description it assigns. Users prepend their own rules (the seed API's
+`severity_rules`) and ignore fields (`ignore_metadata_fields`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from inventag_pipeline.core.diff import AttributeChange
+from inventag_pipeline.core.registry import DEFAULT_REQUIRED_TAGS, REGISTRY
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEVERITY_RANK = {s: i for i, s in enumerate(reversed(SEVERITIES))}  # info=0 … critical=4
+CATEGORIES = ("security", "network", "iam", "compliance", "tags", "configuration", "operational")
+
+WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+ADMIN_PORTS = (22, 3389, 3306, 5432, 1433, 1521, 27017, 6379, 9200, 11211)
+
+
+def max_severity(severities: Iterable[str], default: str = "info") -> str:
+    best = default
+    for s in severities:
+        if SEVERITY_RANK[s] > SEVERITY_RANK[best]:
+            best = s
+    return best
+
+
+# --- named conditions ---------------------------------------------------------------------------
+
+
+def _rule_items(value: Any) -> list[Mapping[str, Any]]:
+    if isinstance(value, Mapping) and "Source" in value:
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, Mapping) and "Source" in v]
+    return []
+
+
+def _covers_admin_port(rule: Mapping[str, Any]) -> bool:
+    if str(rule.get("IpProtocol")) == "-1":
+        return True
+    low, high = int(rule.get("FromPort", -1)), int(rule.get("ToPort", -1))
+    if low == -1:
+        return True
+    return any(low <= port <= high for port in ADMIN_PORTS)
+
+
+def _world_open(change: AttributeChange) -> bool:
+    return change.change != "removed" and any(r.get("Source") in WORLD_CIDRS for r in _rule_items(change.new))
+
+
+def _world_open_admin(change: AttributeChange) -> bool:
+    return change.change != "removed" and any(
+        r.get("Source") in WORLD_CIDRS and _covers_admin_port(r) for r in _rule_items(change.new)
+    )
+
+
+def _flags_weakened(change: AttributeChange) -> bool:
+    """A block/guard turned off: removed entirely, or any True flag now False."""
+    if change.change == "removed":
+        return True
+    if change.change == "changed":
+        if isinstance(change.old, bool):
+            return change.old and not change.new
+        if isinstance(change.old, Mapping) and isinstance(change.new, Mapping):
+            return any(v is True and change.new.get(k) is not True for k, v in change.old.items())
+    return False
+
+
+def _statements(value: Any) -> list[Mapping[str, Any]]:
+    if isinstance(value, Mapping) and "Statement" in value:
+        return [s for s in value["Statement"] if isinstance(s, Mapping)]
+    if isinstance(value, Mapping) and "Effect" in value:
+        return [value]
+    if isinstance(value, list):
+        return [s for s in value if isinstance(s, Mapping) and "Effect" in s]
+    return []
+
+
+def _principals(statement: Mapping[str, Any]) -> list[str]:
+    principal = statement.get("Principal")
+    if principal == "*":
+        return ["*"]
+    if isinstance(principal, Mapping):
+        out: list[str] = []
+        for values in principal.values():
+            out.extend([values] if isinstance(values, str) else list(values))
+        return out
+    return []
+
+
+def _public_grant(change: AttributeChange) -> bool:
+    """The new value allows `*` as principal (a bucket, queue or topic policy made public)."""
+    if change.change == "removed":
+        return False
+    if change.pattern.endswith("Principal.AWS[]") or change.pattern.endswith("Principal[]"):
+        return change.new == "*"
+    return any(
+        s.get("Effect") == "Allow" and "*" in _principals(s) and not s.get("Condition")
+        for s in _statements(change.new)
+    )
+
+
+def _wildcard_grant(change: AttributeChange) -> bool:
+    """An Allow gains `*` (or `service:*`… only `*` itself) as action or resource."""
+    if change.change == "removed":
+        return False
+    if re.search(r"\.(Action|Resource)\[[^\]]*\]$", change.path):
+        return change.new in ("*", "*:*")
+    return any(
+        s.get("Effect") == "Allow"
+        and ({"*", "*:*"} & set(s.get("Action", [])) or "*" in s.get("Resource", []))
+        for s in _statements(change.new)
+    )
+
+
+def _trust_widened(change: AttributeChange) -> bool:
+    """A trust policy now admits `*` or a principal from another AWS account."""
+    if change.change == "removed":
+        return False
+    if change.path.endswith("]") and ".Principal.AWS[" in change.path:
+        principals = [change.new]
+    else:
+        principals = [p for s in _statements(change.new) if s.get("Effect") == "Allow" for p in _principals(s)]
+    return any(p == "*" or re.match(r"^(arn:aws[\w-]*:iam::)?\d{12}", str(p)) for p in principals)
+
+
+def _became(value: Any) -> Callable[[AttributeChange], bool]:
+    return lambda change: change.change != "removed" and change.new == value
+
+
+def _encryption_weakened(change: AttributeChange) -> bool:
+    if change.change == "removed":
+        return True
+    if change.change == "changed":
+        return change.new in (False, "Disabled", "DISABLED", None) or "kms" in change.path.lower()
+    return False
+
+
+def _required_tag_lost(change: AttributeChange) -> bool:
+    key = change.path.split(".", 1)[1] if "." in change.path else ""
+    return change.change == "removed" and key in DEFAULT_REQUIRED_TAGS
+
+
+def _admin_policy_attached(change: AttributeChange) -> bool:
+    value = change.new if isinstance(change.new, Mapping) else {}
+    return change.change == "added" and str(value.get("PolicyArn", "")).endswith(":policy/AdministratorAccess")
+
+
+CONDITIONS: Mapping[str, Callable[[AttributeChange], bool]] = {
+    "world_open_admin_port": _world_open_admin,
+    "world_open": _world_open,
+    "flags_weakened": _flags_weakened,
+    "public_grant": _public_grant,
+    "wildcard_grant": _wildcard_grant,
+    "trust_widened": _trust_widened,
+    "became_true": _became(True),
+    "became_optional": _became("optional"),
+    "encryption_weakened": _encryption_weakened,
+    "required_tag_lost": _required_tag_lost,
+    "admin_policy_attached": _admin_policy_attached,
+}
+
+
+# --- rules --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    path: str
+    category: str
+    severity: str
+    description: str
+    types: tuple[str, ...] = ("*",)
+    changes: tuple[str, ...] = ("added", "removed", "changed")
+    when: str | None = None
+    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.category not in CATEGORIES:
+            problems.append(f"category {self.category!r} not in {CATEGORIES}")
+        if self.severity not in SEVERITIES:
+            problems.append(f"severity {self.severity!r} not in {SEVERITIES}")
+        if self.when is not None and self.when not in CONDITIONS:
+            problems.append(f"condition {self.when!r} not in {sorted(CONDITIONS)}")
+        if problems:
+            raise ValueError(f"rule {self.name!r}: " + "; ".join(problems))
+        object.__setattr__(self, "_regex", re.compile(self.path))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Rule:
+        allowed = {"name", "path", "category", "severity", "description", "types", "changes", "when"}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ValueError(f"rule {data.get('name')!r}: unknown key(s) {sorted(unknown)}")
+        kwargs = dict(data)
+        for key in ("types", "changes"):
+            if isinstance(kwargs.get(key), str):
+                kwargs[key] = (kwargs[key],)
+            elif key in kwargs:
+                kwargs[key] = tuple(kwargs[key])
+        kwargs.setdefault("description", "{field} {verb}")
+        return cls(**kwargs)
+
+    def matches(self, resource_type: str, change: AttributeChange) -> bool:
+        if change.change not in self.changes or not self._regex.match(change.path):
+            return False
+        if not any(fnmatch.fnmatchcase(resource_type, t) for t in self.types):
+            return False
+        return self.when is None or CONDITIONS[self.when](change)
+
+
+_SG = ("AWS::EC2::SecurityGroup",)
+_IAM = ("AWS::IAM::*",)
+_POLICY_TYPES = ("AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SNS::Topic")
+
+DEFAULT_RULES: tuple[Rule, ...] = (
+    Rule("sg-world-admin-port", r"IpPermissions\[", "security", "critical",
+         "Ingress {new} is open to the internet on an administrative or database port",
+         types=_SG, changes=("added", "changed"), when="world_open_admin_port"),
+    Rule("sg-world-open", r"IpPermissions\[", "security", "high",
+         "Ingress {new} is open to the internet", types=_SG, changes=("added", "changed"), when="world_open"),
+    Rule("sg-rule", r"IpPermissions(Egress)?\[", "network", "medium", "Rule {value} {verb}", types=_SG),
+    Rule("s3-public-access-block-weakened", r"PublicAccessBlock", "security", "critical",
+         "Public access block weakened: {old} → {new}", types=("AWS::S3::Bucket",), when="flags_weakened"),
+    Rule("s3-public-access-block", r"PublicAccessBlock", "security", "low",
+         "Public access block {verb}: {new}", types=("AWS::S3::Bucket",)),
+    Rule("s3-policy-status-public", r"PolicyStatus\.IsPublic", "security", "critical",
+         "Bucket policy now makes the bucket public", types=("AWS::S3::Bucket",), when="became_true"),
+    Rule("resource-policy-public", r"(Policy|Attributes\.Policy)\b", "security", "critical",
+         "Resource policy grants access to everyone (*)", types=_POLICY_TYPES, when="public_grant"),
+    Rule("resource-policy", r"(Policy|Attributes\.Policy)\b", "iam", "medium",
+         "Resource policy {verb}", types=_POLICY_TYPES),
+    Rule("encryption-weakened",
+         r"(Encryption|SSEDescription|StorageEncrypted|Encrypted|KmsKeyId|KMSKeyArn"
+         r"|Attributes\.KmsMasterKeyId|Attributes\.SqsManagedSseEnabled)\b",
+         "security", "high", "Encryption weakened: {field} {old} → {new}", when="encryption_weakened"),
+    Rule("encryption", r"(Encryption|SSEDescription|StorageEncrypted|Encrypted|KmsKeyId|KMSKeyArn"
+         r"|Attributes\.KmsMasterKeyId|Attributes\.SqsManagedSseEnabled)\b",
+         "security", "low", "Encryption setting {field} {verb}"),
+    Rule("trust-policy-widened", r"AssumeRolePolicyDocument", "iam", "critical",
+         "Trust policy now admits {new}", types=("AWS::IAM::Role",), when="trust_widened"),
+    Rule("trust-policy", r"AssumeRolePolicyDocument", "iam", "medium", "Trust policy {verb}",
+         types=("AWS::IAM::Role",)),
+    Rule("iam-wildcard-grant", r"PolicyDocument", "iam", "critical",
+         "Policy now allows every action or resource (*)", types=_IAM, when="wildcard_grant"),
+    Rule("iam-policy-document", r"PolicyDocument", "iam", "medium", "Policy statement {verb}", types=_IAM),
+    Rule("iam-admin-attached", r"AttachedManagedPolicies", "iam", "critical",
+         "AdministratorAccess attached", types=_IAM, when="admin_policy_attached"),
+    Rule("iam-attachments", r"(AttachedManagedPolicies|InlinePolicyNames|Groups)\b", "iam", "medium",
+         "{field} {verb}: {value}", types=_IAM),
+    Rule("imds-v1-allowed", r"MetadataOptions\.HttpTokens", "security", "medium",
+         "IMDSv2 no longer required (HttpTokens {old} → {new})",
+         types=("AWS::EC2::Instance",), when="became_optional"),
+    Rule("rds-public", r"PubliclyAccessible", "security", "critical",
+         "Database made publicly accessible", types=("AWS::RDS::DBInstance",), when="became_true"),
+    Rule("lambda-url-or-permission", r"(FunctionUrlConfig|Policy)\b", "security", "high",
+         "Function access changed: {field} {verb}", types=("AWS::Lambda::Function",)),
+    Rule("network-placement",
+         r"(VpcId|SubnetId|SecurityGroups|VpcSecurityGroups|VpcConfig|PublicIpAddress|PublicDnsName"
+         r"|NetworkInterfaces|CidrBlock|Ipv6CidrBlock|MapPublicIpOnLaunch|DBSubnetGroup|PrivateIpAddress)\b",
+         "network", "medium", "{field} {verb}: {old} → {new}"),
+    Rule("required-tag-removed", r"tags\.", "compliance", "medium",
+         "Required tag {field} removed (was {old})", when="required_tag_lost"),
+    Rule("tags", r"tags\.", "tags", "low", "Tag {field} {verb}: {old} → {new}"),
+    Rule("sizing",
+         r"(InstanceType|DBInstanceClass|AllocatedStorage|MaxAllocatedStorage|MemorySize|Timeout|Runtime"
+         r"|Size|Iops|Throughput|VolumeType|BillingModeSummary|ProvisionedThroughput|MultiAZ|Engine)\b",
+         "configuration", "medium", "{field} {verb}: {old} → {new}"),
+    Rule("names-and-descriptions", r"(.*\.)?(Description|GroupDescription|Name|DisplayName)$",
+         "configuration", "low", "{field} {verb}: {old} → {new}"),
+)
+
+_FALLBACK = ("configuration", "low", "{field} {verb}: {old} → {new}")
+_OPERATIONAL = ("operational", "info", "{field} {verb}: {old} → {new}")
+
+VERBS = {"added": "added", "removed": "removed", "changed": "changed"}
+
+
+def render_value(value: Any, limit: int = 120) -> str:
+    """A short human rendering of a value for descriptions (a rule reads `tcp 22 from 0.0.0.0/0`)."""
+    if value is None:
+        return "none"
+    if isinstance(value, Mapping) and "Source" in value and "IpProtocol" in value:
+        proto = "all traffic" if str(value["IpProtocol"]) == "-1" else str(value["IpProtocol"])
+        low, high = value.get("FromPort", -1), value.get("ToPort", -1)
+        ports = "" if low in (-1, None) else (f" {low}" if low == high else f" {low}-{high}")
+        return f"{proto}{ports} from {value['Source']}"
+    if isinstance(value, bool):
+        return str(value).lower()
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Classification:
+    category: str
+    severity: str
+    description: str
+    rule: str
+
+
+class Classifier:
+    """Assigns category, severity and a plain-language description to each attribute change."""
+
+    def __init__(self, rules: Sequence[Rule] = DEFAULT_RULES, ignore_fields: Iterable[str] = ()):
+        self.rules = tuple(rules)
+        self.ignore = tuple(re.compile(p) for p in ignore_fields)
+
+    def with_overrides(self, extra_rules: Sequence[Rule] = (), ignore_fields: Iterable[str] = ()) -> Classifier:
+        return Classifier((*extra_rules, *self.rules), (*(p.pattern for p in self.ignore), *ignore_fields))
+
+    def ignored(self, path: str) -> bool:
+        return any(p.match(path) for p in self.ignore)
+
+    def classify(self, resource_type: str, change: AttributeChange) -> Classification:
+        rtype = REGISTRY.get(resource_type)
+        operational = rtype.operational_paths if rtype else ()
+        if any(change.pattern == p or change.pattern.startswith(p + ".") for p in operational):
+            category, severity, template, rule_name = (*_OPERATIONAL, "operational-state")
+        else:
+            for rule in self.rules:
+                if rule.matches(resource_type, change):
+                    category, severity, template, rule_name = (
+                        rule.category, rule.severity, rule.description, rule.name)
+                    break
+            else:
+                category, severity, template, rule_name = (*_FALLBACK, "default")
+        field_name = change.path.split(".", 1)[1] if change.path.startswith("tags.") else change.path
+        value = change.new if change.change != "removed" else change.old
+        description = template.format(
+            field=field_name,
+            verb=VERBS[change.change],
+            old=render_value(change.old),
+            new=render_value(change.new),
+            value=render_value(value),
+            path=change.path,
+        )
+        return Classification(category, severity, description, rule_name)
+
+
+def load_rules(data: Mapping[str, Any]) -> tuple[tuple[Rule, ...], tuple[str, ...]]:
+    """Rules and ignored fields from a parsed YAML document: `{rules: [...], ignore_fields: [...]}`."""
+    rules = tuple(Rule.from_dict(r) for r in data.get("rules") or [])
+    ignore = tuple(str(p) for p in data.get("ignore_fields") or [])
+    return rules, ignore

@@ -1,0 +1,77 @@
+"""Attribute-level diff of two canonical documents, addressing list items by identity.
+
+A change is reported once, at the deepest path where the two sides differ: a new dict key or list
+item is one `added` change carrying its whole value, never one change per nested leaf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from inventag_pipeline.core.canonical import KeyResolver, item_key, pattern_of
+
+
+@dataclass(frozen=True)
+class AttributeChange:
+    path: str
+    change: str  # added | removed | changed
+    old: Any
+    new: Any
+    pattern: str  # the registry-style pattern of `path` (`IpPermissions[]`), for rule matching
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def diff_documents(old: Any, new: Any, keys: KeyResolver, *, prefix: str = "") -> list[AttributeChange]:
+    """All changes from `old` to `new` (both canonical), in path order."""
+    return list(_diff(old, new, prefix, (), keys))
+
+
+def _diff(old: Any, new: Any, path: str, pattern: tuple[str, ...], keys: KeyResolver) -> Iterator[AttributeChange]:
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for key in sorted(set(old) | set(new)):
+            sub_path, sub_pattern = _join(path, key), (*pattern, key)
+            if key not in old:
+                yield AttributeChange(sub_path, "added", None, new[key], pattern_of(sub_pattern))
+            elif key not in new:
+                yield AttributeChange(sub_path, "removed", old[key], None, pattern_of(sub_pattern))
+            elif old[key] != new[key]:
+                yield from _diff(old[key], new[key], sub_path, sub_pattern, keys)
+        return
+    if isinstance(old, list) and isinstance(new, list) and not keys.is_ordered(pattern_of(pattern)):
+        yield from _diff_lists(old, new, path, pattern, keys)
+        return
+    if old != new:
+        yield AttributeChange(path, "changed", old, new, pattern_of(pattern))
+
+
+def _diff_lists(old: list[Any], new: list[Any], path: str, pattern: tuple[str, ...],
+                keys: KeyResolver) -> Iterator[AttributeChange]:
+    list_pattern = pattern_of(pattern)
+    fields = keys.key_fields(list_pattern, old + new)
+    old_by_key = _index(old, fields)
+    new_by_key = _index(new, fields)
+    item_pattern = (*pattern, "[]")
+    for key in sorted(set(old_by_key) | set(new_by_key)):
+        item_path = f"{path}[{key}]"
+        if key not in old_by_key:
+            yield AttributeChange(item_path, "added", None, new_by_key[key], pattern_of(item_pattern))
+        elif key not in new_by_key:
+            yield AttributeChange(item_path, "removed", old_by_key[key], None, pattern_of(item_pattern))
+        elif old_by_key[key] != new_by_key[key]:
+            yield from _diff(old_by_key[key], new_by_key[key], item_path, item_pattern, keys)
+
+
+def _index(items: list[Any], fields: tuple[str, ...] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key = item_key(item, fields)
+        if key in out and out[key] != item:
+            # Declared key not unique here: fall back to whole-item identity for the clash.
+            key = item_key(item, None)
+        out[key] = item
+    return out

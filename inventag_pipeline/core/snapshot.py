@@ -1,0 +1,176 @@
+"""Snapshot tables (DESIGN §5): canonical records as Arrow, the manifest, and schema checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from inventag_pipeline.core.canonical import CanonicalRecord, canonical_json, get_path
+from inventag_pipeline.core.registry import REGISTRY
+
+SCHEMA_VERSION = 1
+
+SNAPSHOT_SCHEMA = pa.schema(
+    [
+        pa.field("arn", pa.string(), nullable=False),
+        pa.field("account_id", pa.string()),
+        pa.field("region", pa.string()),
+        pa.field("service", pa.string()),
+        pa.field("resource_type", pa.string()),
+        pa.field("resource_id", pa.string()),
+        pa.field("name", pa.string(), nullable=True),
+        pa.field("tags", pa.map_(pa.string(), pa.string())),
+        pa.field("configuration", pa.string()),
+        pa.field("content_hash", pa.string()),
+        pa.field("source", pa.string()),
+        pa.field("collected_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+RELATIONSHIP_SCHEMA = pa.schema(
+    [
+        pa.field("source_arn", pa.string(), nullable=False),
+        pa.field("relation", pa.string()),
+        pa.field("target_type", pa.string()),
+        pa.field("target_ref", pa.string()),
+    ]
+)
+
+COVERAGE_STATUSES = ("ok", "failed", "skipped")
+
+
+class DuplicateArnError(ValueError):
+    """Two records claim the same ARN: a collector bug that must not be papered over."""
+
+
+def _parse_ts(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+
+
+def records_to_table(records: Iterable[CanonicalRecord]) -> pa.Table:
+    """Canonical records -> snapshot table, sorted by ARN, ARNs unique."""
+    rows = sorted(records, key=lambda r: r.arn)
+    seen: set[str] = set()
+    dupes = sorted({r.arn for r in rows if r.arn in seen or seen.add(r.arn)})  # type: ignore[func-returns-value]
+    if dupes:
+        raise DuplicateArnError(f"{len(dupes)} duplicate ARN(s) in one snapshot, e.g. {dupes[:3]}")
+    columns: dict[str, list[Any]] = {
+        "arn": [r.arn for r in rows],
+        "account_id": [r.account_id for r in rows],
+        "region": [r.region for r in rows],
+        "service": [r.service for r in rows],
+        "resource_type": [r.resource_type for r in rows],
+        "resource_id": [r.resource_id for r in rows],
+        "name": [r.name for r in rows],
+        "tags": [sorted(r.tags.items()) for r in rows],
+        "configuration": [canonical_json(r.configuration) for r in rows],
+        "content_hash": [r.content_hash for r in rows],
+        "source": [r.source for r in rows],
+        "collected_at": [_parse_ts(r.collected_at) for r in rows],
+    }
+    return pa.table(columns, schema=SNAPSHOT_SCHEMA)
+
+
+def relationships_table(records: Iterable[CanonicalRecord]) -> pa.Table:
+    """Edges named by the registry's relationship fields: built once per snapshot, in O(N)."""
+    src: list[str] = []
+    relation: list[str] = []
+    target_type: list[str] = []
+    target_ref: list[str] = []
+    for record in records:
+        rtype = REGISTRY.get(record.resource_type)
+        if rtype is None:
+            continue
+        for path, target in rtype.relationships.items():
+            for ref in get_path(record.configuration, path):
+                if isinstance(ref, str) and ref:
+                    src.append(record.arn)
+                    relation.append(path)
+                    target_type.append(target)
+                    target_ref.append(ref)
+    return pa.table(
+        {"source_arn": src, "relation": relation, "target_type": target_type, "target_ref": target_ref},
+        schema=RELATIONSHIP_SCHEMA,
+    )
+
+
+def table_to_parquet_bytes(table: pa.Table) -> bytes:
+    """Deterministic Parquet bytes (same table, same bytes) with zstd compression."""
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd", write_statistics=True, row_group_size=256_000)
+    return sink.getvalue()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def build_manifest(
+    *,
+    account_id: str,
+    date: str,
+    collected_at: str,
+    regions: Sequence[str],
+    row_count: int,
+    sha256: str,
+    coverage: Sequence[Mapping[str, Any]],
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The manifest.json beside snapshot.parquet (DESIGN §5)."""
+    manifest: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "account_id": account_id,
+        "date": date,
+        "collected_at": collected_at,
+        "regions": list(regions),
+        "row_count": row_count,
+        "sha256": sha256,
+        "coverage": [dict(c) for c in coverage],
+    }
+    if extra:
+        manifest.update(extra)
+    return manifest
+
+
+def schema_problems(table: pa.Table) -> list[str]:
+    """Every way `table` departs from the snapshot schema, all at once (empty = conforms)."""
+    problems = []
+    expected = {f.name: f for f in SNAPSHOT_SCHEMA}
+    actual = {f.name: f for f in table.schema}
+    for name, field in expected.items():
+        if name not in actual:
+            problems.append(f"missing column {name!r}")
+        elif not actual[name].type.equals(field.type):
+            problems.append(f"column {name!r} is {actual[name].type}, expected {field.type}")
+    for name in actual:
+        if name not in expected:
+            problems.append(f"unexpected column {name!r}")
+    if "arn" in actual:
+        arns = table.column("arn")
+        if arns.null_count:
+            problems.append(f"{arns.null_count} null ARN(s)")
+        if len(pc.unique(arns)) != table.num_rows:
+            problems.append("ARNs are not unique")
+    return problems
+
+
+def unverified_scopes(*coverages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """(service, region) scopes not collected completely in any of the given manifests."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for side, coverage in zip(("previous", "current"), coverages, strict=False):
+        for scope in coverage:
+            if scope.get("status") != "ok":
+                key = (scope["service"], scope["region"])
+                entry = out.setdefault(
+                    key, {"service": key[0], "region": key[1], "status": scope.get("status"), "sides": []}
+                )
+                entry["sides"].append(side)
+                entry.setdefault("error", scope.get("error"))
+    return [out[k] for k in sorted(out)]

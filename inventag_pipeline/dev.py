@@ -1,0 +1,57 @@
+"""`make dev`: the Dagster UI on the simulated account, with the demo's history already in it.
+
+The simulator must outlive every run `dagster dev` launches (each run is its own process), so this
+launcher keeps it running in-process, starts `dagster dev` as a child with default signal handling
+restored (a backgrounded `dagster dev` otherwise ignores SIGINT/SIGTERM), and stops both together.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from inventag_pipeline.demo import PROJECT_STATE, prepare_home, run_demo_on
+
+SIMULATOR_PORT = 5555
+
+
+def _restore_default_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def run_dev(port: int = 3000, skip_demo: bool = False, state_dir: Path = PROJECT_STATE) -> int:
+    from inventag_pipeline.aws.simulator import SimulatedAccount, SimulatorServer
+
+    home = prepare_home(state_dir / "dagster_home")
+    storage_uri = os.environ.get("INVENTAG_STORAGE_URI") or str((state_dir / "store").resolve())
+    with SimulatorServer(port=SIMULATOR_PORT) as server:
+        account = SimulatedAccount(server.url)
+        if skip_demo:
+            account.seed()
+        elif run_demo_on(account, state_dir=state_dir) != 0:
+            print("the demo did not tell its story; starting the UI anyway so you can look", file=sys.stderr)
+        env = dict(os.environ, DAGSTER_HOME=str(home), INVENTAG_SIMULATOR_URL=server.url,
+                   INVENTAG_STORAGE_URI=storage_uri)
+        dagster = str(Path(sys.executable).with_name("dagster"))
+        child = subprocess.Popen(
+            [dagster, "dev", "-h", "127.0.0.1", "-p", str(port), "-m", "inventag_pipeline.definitions"],
+            env=env, preexec_fn=_restore_default_signals,
+        )
+        print(f"\nDagster UI: http://127.0.0.1:{port}  (simulated account served at {server.url})")
+        print(f"Stop with Ctrl-C, or `kill -TERM {os.getpid()}` from another shell.\n", flush=True)
+
+        def forward(signum: int, _frame: object) -> None:
+            child.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        try:
+            return child.wait()
+        finally:
+            if child.poll() is None:
+                child.terminate()
+                child.wait(timeout=30)

@@ -1,0 +1,91 @@
+"""Typed, swappable resources: where data lives and how AWS is reached.
+
+Every field falls back to its DESIGN §8 environment variable at run time, so the same definitions
+serve the simulated demo, tests (a moto server), and real accounts.
+"""
+
+
+import datetime as dt
+import os
+
+from dagster import ConfigurableResource
+
+from inventag_pipeline.aws.collector import Collection, collect_account, enabled_regions
+from inventag_pipeline.aws.guard import AuditLog
+from inventag_pipeline.aws.session import AccountSessions, CollectionSettings
+from inventag_pipeline.core.accounts import (
+    Account,
+    AccountsConfigError,
+    check_collection_window,
+    load_accounts,
+    parse_regions,
+)
+from inventag_pipeline.store.store import InventoryStore
+
+SIMULATED_REGIONS = ("us-east-1", "eu-west-1")
+
+
+class InventoryStoreResource(ConfigurableResource):
+    """The storage root of DESIGN §4: a local path or s3://bucket/prefix (INVENTAG_STORAGE_URI)."""
+
+    storage_uri: str | None = None
+
+    def store(self) -> InventoryStore:
+        return InventoryStore(self.storage_uri or os.environ.get("INVENTAG_STORAGE_URI") or None)
+
+
+class AwsInventoryResource(ConfigurableResource):
+    """Read-only access to the configured accounts (or the simulated one) and collection settings."""
+
+    accounts_file: str | None = None
+    regions: str | None = None
+    simulator_url: str | None = None
+    max_workers: int = 8
+    max_attempts: int = 6
+    collection_grace_hours: float = 24.0
+    allow_outside_window: bool = False
+
+    def accounts(self) -> list[Account]:
+        return load_accounts(self.accounts_file or os.environ.get("INVENTAG_ACCOUNTS_FILE") or None)
+
+    def account(self, account_id: str) -> Account:
+        for account in self.accounts():
+            if account.id == account_id:
+                return account
+        raise AccountsConfigError(
+            f"account {account_id} is a registered partition but is not in the accounts configuration "
+            "(INVENTAG_ACCOUNTS_FILE); its history is kept, but it can no longer be collected"
+        )
+
+    def settings(self) -> CollectionSettings:
+        return CollectionSettings(
+            max_workers=self.max_workers,
+            max_attempts=self.max_attempts,
+            simulator_url=self.simulator_url
+            or os.environ.get("INVENTAG_SIMULATOR_URL")
+            or CollectionSettings.simulator_url,
+        )
+
+    def check_window(self, day: dt.date, now: dt.datetime) -> str | None:
+        """None inside the window; a note when the operator overrode it; raises otherwise."""
+        if self.allow_outside_window:
+            try:
+                check_collection_window(day, now, self.collection_grace_hours)
+            except Exception as exc:
+                return f"collected outside its window by explicit override: {exc}"
+            return None
+        check_collection_window(day, now, self.collection_grace_hours)
+        return None
+
+    def collect(self, account: Account) -> tuple[Collection, AuditLog]:
+        audit = AuditLog()
+        sessions = AccountSessions(account, self.settings(), audit)
+        configured = account.regions or parse_regions(self.regions or os.environ.get("INVENTAG_REGIONS"))
+        if configured:
+            regions = list(configured)
+        elif account.simulated:
+            regions = list(SIMULATED_REGIONS)
+        else:
+            sessions.resolve_credentials()
+            regions = enabled_regions(sessions)
+        return collect_account(sessions, regions), audit

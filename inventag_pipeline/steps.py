@@ -1,0 +1,237 @@
+"""The pipeline's steps over the store: what each asset (and the CLI) does, without Dagster.
+
+Each step reads its inputs from the store, calls pure core functions, and writes its outputs
+atomically. A step never half-replaces a partition: every file is written to a temporary name and
+renamed, and the manifest (which vouches for the data) is written last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from inventag_pipeline.aws.collector import Collection
+from inventag_pipeline.aws.guard import AuditLog, classify_operation
+from inventag_pipeline.core.canonical import canonical_record
+from inventag_pipeline.core.changelog import ChangelogDocuments, render_changelog
+from inventag_pipeline.core.delta import DeltaEngine, DeltaResult
+from inventag_pipeline.core.registry import REGISTRY
+from inventag_pipeline.core.snapshot import (
+    SCHEMA_VERSION,
+    build_manifest,
+    records_to_table,
+    relationships_table,
+    schema_problems,
+)
+from inventag_pipeline.store.store import IntegrityError, InventoryStore, MissingDataError, Partition
+
+
+class StepError(RuntimeError):
+    """A step cannot run for this partition; the message says why and what to do."""
+
+
+# --- raw -------------------------------------------------------------------------------------------
+
+
+def write_raw(store: InventoryStore, part: Partition, collection: Collection, audit: AuditLog,
+              *, account_name: str, window_note: str | None = None) -> dict[str, Any]:
+    """Raw payloads per (service, region) as gzip JSON lines, the audit log, then the manifest."""
+    folder = part.folder("raw")
+    store.delete_folder(folder)
+    files = []
+    for scope in collection.scopes:
+        relative = f"{folder}/{scope.service}/{scope.region}.jsonl.gz"
+        rows = [{"resource_type": i.resource_type, "region": i.region, "payload": i.payload} for i in scope.items]
+        store.write_jsonl_gz(relative, rows)
+        files.append(f"{scope.service}/{scope.region}.jsonl.gz")
+    store.write_jsonl_gz(f"{folder}/audit.jsonl.gz", audit.as_dicts())
+    operations = audit.operation_counts()
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "account_id": part.account,
+        "account_name": account_name,
+        "date": part.date,
+        "started_at": collection.started_at,
+        "collected_at": collection.collected_at,
+        "regions": collection.regions,
+        "identity": collection.identity_arn,
+        "source": "api",
+        "coverage": collection.coverage,
+        "files": files,
+        "operations": operations,
+        "operation_classification": {
+            op: classify_operation(*op.split(":", 1))[1] for op in operations
+        },
+        "audit": audit.summary(),
+        "collection_window": window_note,
+    }
+    store.write_json(f"{folder}/manifest.json", manifest)
+    return manifest
+
+
+def read_raw_manifest(store: InventoryStore, part: Partition) -> dict[str, Any]:
+    try:
+        return store.read_json(f"{part.folder('raw')}/manifest.json")
+    except MissingDataError:
+        raise StepError(
+            f"no raw inventory for account {part.account} on {part.date}: materialise raw_inventory for this "
+            "partition first"
+        ) from None
+
+
+# --- snapshot --------------------------------------------------------------------------------------
+
+
+@dataclass
+class SnapshotResult:
+    table: pa.Table
+    manifest: dict[str, Any]
+    path: str
+    size_bytes: int
+
+
+def build_snapshot(store: InventoryStore, part: Partition) -> SnapshotResult:
+    """Canonicalise the raw payloads and write snapshot.parquet, relationships and manifest."""
+    raw = read_raw_manifest(store, part)
+    folder = part.folder("raw")
+    records = []
+    for name in raw["files"]:
+        for row in store.read_jsonl_gz(f"{folder}/{name}"):
+            rtype = REGISTRY[row["resource_type"]]
+            records.append(canonical_record(rtype, row["payload"], account_id=part.account, region=row["region"],
+                                            collected_at=raw["collected_at"], source=raw.get("source", "api")))
+    table = records_to_table(records)
+    edges = relationships_table(records)
+    out = part.folder("snapshots")
+    sha, size = store.write_table(f"{out}/snapshot.parquet", table)
+    store.write_table(f"{out}/relationships.parquet", edges)
+    manifest = build_manifest(
+        account_id=part.account,
+        date=part.date,
+        collected_at=raw["collected_at"],
+        regions=raw["regions"],
+        row_count=table.num_rows,
+        sha256=sha,
+        coverage=raw["coverage"],
+        extra={"source": raw.get("source", "api"), "relationship_count": edges.num_rows},
+    )
+    store.write_json(f"{out}/manifest.json", manifest)
+    return SnapshotResult(table, manifest, store.display(f"{out}/snapshot.parquet"), size)
+
+
+def load_snapshot(store: InventoryStore, part: Partition, *, columns: list[str] | None = None
+                  ) -> tuple[pa.Table, dict[str, Any]]:
+    """A stored snapshot, verified against its manifest's checksum."""
+    folder = part.folder("snapshots")
+    try:
+        manifest = store.read_json(f"{folder}/manifest.json")
+    except MissingDataError:
+        raise StepError(
+            f"no snapshot for account {part.account} on {part.date}: materialise inventory_snapshot for this "
+            "partition first (a backfill may have scheduled the delta before its snapshot)"
+        ) from None
+    table = store.read_table(f"{folder}/snapshot.parquet", columns=columns, expected_sha256=manifest["sha256"])
+    return table, manifest
+
+
+def load_relationships(store: InventoryStore, part: Partition) -> pa.Table | None:
+    relative = f"{part.folder('snapshots')}/relationships.parquet"
+    return store.read_table(relative) if store.exists(relative) else None
+
+
+def previous_snapshot(store: InventoryStore, part: Partition) -> Partition | None:
+    """The most recent earlier day with a snapshot manifest (missing days are skipped over)."""
+    earlier = [d for d in store.dates("snapshots", part.account) if d < part.date]
+    for date in reversed(earlier):
+        candidate = Partition(part.account, date)
+        if store.exists(f"{candidate.folder('snapshots')}/manifest.json"):
+            return candidate
+    return None
+
+
+def verify_snapshot(store: InventoryStore, part: Partition) -> dict[str, Any]:
+    """Checksum and schema of a stored snapshot, for asset checks and `inventag validate`."""
+    try:
+        table, manifest = load_snapshot(store, part)
+    except IntegrityError as exc:
+        return {"passed": False, "problems": [str(exc)]}
+    problems = schema_problems(table)
+    if table.num_rows != manifest["row_count"]:
+        problems.append(f"row_count {manifest['row_count']} in manifest, {table.num_rows} in file")
+    return {"passed": not problems, "problems": problems, "rows": table.num_rows, "sha256": manifest["sha256"]}
+
+
+# --- delta -----------------------------------------------------------------------------------------
+
+
+def compute_delta(store: InventoryStore, part: Partition, engine: DeltaEngine) -> DeltaResult:
+    """Today's snapshot against the most recent earlier one; writes the three delta files."""
+    new, new_manifest = load_snapshot(store, part)
+    prev = previous_snapshot(store, part)
+    if prev is not None:
+        old, old_manifest = load_snapshot(store, prev)
+        old_edges = load_relationships(store, prev)
+    else:
+        old, old_manifest, old_edges = None, {"coverage": []}, None
+    result = engine.compute(
+        old,
+        new,
+        old_coverage=old_manifest["coverage"],
+        new_coverage=new_manifest["coverage"],
+        previous_date=prev.date if prev else None,
+        date=part.date,
+        old_relationships=old_edges,
+        new_relationships=load_relationships(store, part),
+    )
+    result.summary["account_id"] = part.account
+    result.summary["resource_count"] = new.num_rows
+    result.summary["previous_resource_count"] = old.num_rows if old is not None else None
+    folder = part.folder("deltas")
+    store.write_table(f"{folder}/resource_changes.parquet", result.resource_changes)
+    store.write_table(f"{folder}/attribute_changes.parquet", result.attribute_changes)
+    store.write_json(f"{folder}/summary.json", result.summary)
+    return result
+
+
+def load_delta(store: InventoryStore, part: Partition) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
+    folder = part.folder("deltas")
+    try:
+        summary = store.read_json(f"{folder}/summary.json")
+    except MissingDataError:
+        raise StepError(
+            f"no delta for account {part.account} on {part.date}: materialise inventory_delta first"
+        ) from None
+    return (store.read_table(f"{folder}/resource_changes.parquet"),
+            store.read_table(f"{folder}/attribute_changes.parquet"), summary)
+
+
+# --- changelog -------------------------------------------------------------------------------------
+
+
+def write_changelog(store: InventoryStore, part: Partition, *, account_name: str | None = None,
+                    template_dir: str | None = None) -> tuple[ChangelogDocuments, dict[str, str]]:
+    resources, attributes, summary = load_delta(store, part)
+    docs = render_changelog(resources, attributes, summary, account_name=account_name, template_dir=template_dir)
+    folder = part.folder("changelogs")
+    paths = {}
+    for ext, text in (("md", docs.markdown), ("html", docs.html), ("json", docs.json)):
+        relative = f"{folder}/changelog.{ext}"
+        store.write_bytes(relative, text.encode("utf-8"))
+        paths[ext] = store.display(relative)
+    return docs, paths
+
+
+# --- small helpers for metadata -----------------------------------------------------------------------
+
+
+def counts_by(table: pa.Table, column: str) -> dict[str, int]:
+    counts = Counter(table.column(column).to_pylist())
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
