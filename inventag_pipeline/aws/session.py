@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.loaders
+import botocore.session
 
 from inventag_pipeline.aws.guard import AuditLog, ReadOnlyGuard
 from inventag_pipeline.core.accounts import Account
@@ -47,6 +49,8 @@ class AccountSessions:
         self.audit = audit or AuditLog()
         self.guard = ReadOnlyGuard(self.audit)
         self._credentials: dict[str, str] | None = None
+        # One loader for all sessions: service models are parsed once, not once per thread.
+        self._loader = botocore.loaders.create_loader()
         self.client_config = botocore.config.Config(
             retries={"mode": "adaptive", "max_attempts": settings.max_attempts},
             connect_timeout=settings.connect_timeout,
@@ -56,7 +60,9 @@ class AccountSessions:
         )
 
     def _new_session(self, credentials: dict[str, str] | None) -> boto3.session.Session:
-        session = boto3.session.Session(**(credentials or {}), region_name="us-east-1")
+        core = botocore.session.get_session()
+        core.register_component("data_loader", self._loader)
+        session = boto3.session.Session(**(credentials or {}), region_name="us-east-1", botocore_session=core)
         return self.guard.install(session)
 
     def _endpoint(self, service: str) -> str | None:

@@ -332,6 +332,11 @@ def _security_group(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
+def _ec2_instance(payload: dict[str, Any]) -> dict[str, Any]:
+    payload["PublicIpAssigned"] = bool(payload.get("PublicIpAddress"))
+    return payload
+
+
 def _s3_bucket(payload: dict[str, Any]) -> dict[str, Any]:
     # GetBucketLocation says None for us-east-1 and "EU" for the oldest eu-west-1 buckets.
     location = payload.get("Location")
@@ -361,6 +366,7 @@ def _kms_key(payload: dict[str, Any]) -> dict[str, Any]:
 
 NORMALIZERS: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "security_group": _security_group,
+    "ec2_instance": _ec2_instance,
     "s3_bucket": _s3_bucket,
     # Owner and the topic/queue ARN repeat the record's own identity.
     "sns_topic": _drop_attribute_keys(("TopicArn", "Owner")),

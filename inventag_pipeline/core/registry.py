@@ -102,6 +102,12 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
             "UsageOperationUpdateTime",
             "ClientToken",
             "AmiLaunchIndex",
+            # Auto-assigned public addresses change on every stop/start; `PublicIpAssigned` keeps the
+            # security-relevant fact (whether the instance has one) in the diff.
+            "PublicIpAddress",
+            "PublicDnsName",
+            "NetworkInterfaces[].Association",
+            "NetworkInterfaces[].PrivateIpAddresses[].Association",
         ),
         operational_paths=("State", "Monitoring.State"),
         list_keys={
@@ -118,6 +124,7 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
             "BlockDeviceMappings[].Ebs.VolumeId": "AWS::EC2::Volume",
             "IamInstanceProfile.Arn": "AWS::IAM::InstanceProfile",
         },
+        normalizer="ec2_instance",
     ),
     _t(
         cfn_type="AWS::EC2::Volume",

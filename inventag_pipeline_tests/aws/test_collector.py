@@ -1,0 +1,93 @@
+"""The generic collector against moto: every registry type found with the right identity."""
+
+from __future__ import annotations
+
+import pytest
+
+from inventag_pipeline.aws.collector import collect_account, plan_scopes
+from inventag_pipeline.aws.guard import AuditLog
+from inventag_pipeline.aws.session import AccountSessions, CollectionSettings
+from inventag_pipeline.core.accounts import simulated_account
+from inventag_pipeline.core.canonical import canonical_record
+from inventag_pipeline.core.registry import REGISTRY, RESOURCE_TYPES
+from inventag_pipeline_tests.aws.fixtures import create_one_of_each
+
+REGIONS = ["us-east-1", "eu-west-1"]
+
+
+def _collect(url: str, **settings):
+    audit = AuditLog()
+    sessions = AccountSessions(simulated_account(), CollectionSettings(simulator_url=url, **settings), audit)
+    return collect_account(sessions, REGIONS), audit
+
+
+def _records(collection):
+    return [
+        canonical_record(REGISTRY[i.resource_type], i.payload, account_id=collection.account_id, region=i.region,
+                         collected_at=collection.collected_at)
+        for scope in collection.scopes for i in scope.items
+    ]
+
+
+def test_every_registry_type_is_collected_with_exact_identity(moto_url):
+    expected = create_one_of_each(moto_url, "us-east-1") + create_one_of_each(moto_url, "eu-west-1")
+    collection, audit = _collect(moto_url)
+
+    assert [s for s in collection.scopes if s.status != "ok"] == []
+    records = {r.arn: r for r in _records(collection)}
+    missing = [e.arn for e in expected if e.arn not in records]
+    assert missing == []
+    wrong = [
+        (e.arn, (records[e.arn].resource_type, records[e.arn].region, records[e.arn].name, records[e.arn].tags))
+        for e in expected
+        if (records[e.arn].resource_type, records[e.arn].region, records[e.arn].name, records[e.arn].tags)
+        != (e.resource_type, e.region, e.name, e.tags)
+    ]
+    assert wrong == []
+    assert {e.resource_type for e in expected} == set(REGISTRY)
+    assert audit.summary()["refused"] == 0
+    assert audit.summary()["all_read_only"] is True
+
+
+def test_collected_details_reach_the_record(moto_url):
+    create_one_of_each(moto_url, "us-east-1")
+    collection, _ = _collect(moto_url)
+    by_type = {r.resource_type: r for r in _records(collection) if r.region in ("us-east-1", "global")}
+    bucket = by_type["AWS::S3::Bucket"].configuration
+    assert bucket["Location"] == "us-east-1"
+    assert bucket["Versioning"] == {"Status": "Disabled"}
+    assert "PublicAccessBlock" not in bucket  # none configured: absent, not an error
+    role = by_type["AWS::IAM::Role"].configuration
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": ["sts:AssumeRole"], "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com"]}}]
+    policy = by_type["AWS::IAM::ManagedPolicy"].configuration
+    assert policy["PolicyDocument"]["Statement"] == [
+        {"Action": ["s3:ListBucket"], "Effect": "Allow", "Resource": ["*"]}]
+    instance = by_type["AWS::EC2::Instance"].configuration
+    assert instance["InstanceType"] == "t3.micro"
+
+
+def test_global_types_are_collected_once(moto_url):
+    plan = plan_scopes(REGIONS)
+    global_scopes = [(s, r) for s, r, _ in plan if r == "global"]
+    assert global_scopes == [("iam", "global"), ("s3", "global")]
+    assert len(plan) == len({t.service for t in RESOURCE_TYPES if not t.is_global}) * len(REGIONS) + 2
+
+
+def test_unreachable_service_fails_its_scopes_only(moto_url, closed_port_url, monkeypatch):
+    create_one_of_each(moto_url, "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_RDS", closed_port_url)
+    collection, _ = _collect(moto_url, max_attempts=2, connect_timeout=1.0)
+    status = {(s.service, s.region): (s.status, s.error_class) for s in collection.scopes}
+    assert status[("rds", "us-east-1")] == ("failed", "EndpointConnectionError")
+    assert status[("rds", "eu-west-1")] == ("failed", "EndpointConnectionError")
+    assert {k: v for k, v in status.items() if k[0] != "rds"} == {
+        k: ("ok", None) for k in status if k[0] != "rds"}
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
+def test_region_scopes_hold_only_their_region(moto_url, region):
+    create_one_of_each(moto_url, region)
+    collection, _ = _collect(moto_url)
+    regional = [i for s in collection.scopes if s.region != "global" for i in s.items]
+    assert {i.region for i in regional if i.resource_type == "AWS::SQS::Queue"} == {region}

@@ -1,0 +1,201 @@
+"""End to end through Dagster on a temporary instance, against a moto server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from dagster import instance_for_test
+
+from inventag_pipeline_tests.conftest import client
+from inventag_pipeline_tests.inventory.helpers import ACCOUNT, failure_message, run_day
+
+DAY1, DAY2 = "2026-11-20", "2026-11-21"
+REQUIRED = [{"Key": "Environment", "Value": "production"}, {"Key": "Owner", "Value": "web@example.com"},
+            {"Key": "CostCenter", "Value": "CC-1"}]
+PAB = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+
+
+@pytest.fixture
+def instance():
+    with instance_for_test() as inst:
+        yield inst
+
+
+@pytest.fixture
+def storage(tmp_path) -> str:
+    return str(tmp_path / "store")
+
+
+def _estate(url: str) -> dict[str, str]:
+    """Day 1: a small account with one thing of each kind the scenario touches."""
+    ec2, s3, sqs, ddb = (client(url, s) for s in ("ec2", "s3", "sqs", "dynamodb"))
+    sg = ec2.create_security_group(GroupName="web", Description="web tier")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    s3.create_bucket(Bucket="acme-logs")
+    s3.put_public_access_block(Bucket="acme-logs", PublicAccessBlockConfiguration=PAB)
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                                 SecurityGroupIds=[sg], TagSpecifications=[{
+                                     "ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "web-1"}, *REQUIRED]
+                                 }])["Instances"][0]["InstanceId"]
+    orders = sqs.create_queue(QueueName="orders")["QueueUrl"]
+    ddb.create_table(TableName="sessions", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    p = f"arn:aws:ec2:us-east-1:{ACCOUNT}"
+    return {
+        "sg": sg, "instance": instance, "orders": orders,
+        "sg_arn": f"{p}:security-group/{sg}", "instance_arn": f"{p}:instance/{instance}",
+        "bucket_arn": "arn:aws:s3:::acme-logs", "table_arn": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/sessions",
+        "payments_arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:payments",
+    }
+
+
+def _day2_changes(url: str, ids: dict[str, str]) -> None:
+    ec2, s3, sqs, ddb = (client(url, s) for s in ("ec2", "s3", "sqs", "dynamodb"))
+    ec2.authorize_security_group_ingress(GroupId=ids["sg"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    s3.delete_public_access_block(Bucket="acme-logs")
+    ec2.stop_instances(InstanceIds=[ids["instance"]])
+    ec2.modify_instance_attribute(InstanceId=ids["instance"], InstanceType={"Value": "m5.large"})
+    ec2.start_instances(InstanceIds=[ids["instance"]])
+    ec2.delete_tags(Resources=[ids["instance"]], Tags=[{"Key": "Owner"}])
+    sqs.create_queue(QueueName="payments")
+    ddb.delete_table(TableName="sessions")
+    for i in range(3):  # volatile only: the queue depth is not a change
+        sqs.send_message(QueueUrl=ids["orders"], MessageBody=f"order {i}")
+
+
+def _folder(storage: str, kind: str, date: str) -> Path:
+    return Path(storage) / kind / f"account={ACCOUNT}" / f"date={date}"
+
+
+def test_two_consecutive_days_report_exactly_the_changes(moto_url, instance, storage):
+    ids = _estate(moto_url)
+    assert run_day(instance, moto_url, storage, DAY1).success
+    first = json.loads((_folder(storage, "deltas", DAY1) / "summary.json").read_text())
+    assert (first["previous_date"], first["total_changes"]) == (None, 0)
+
+    _day2_changes(moto_url, ids)
+    day2 = run_day(instance, moto_url, storage, DAY2)
+    assert day2.success
+
+    deltas = _folder(storage, "deltas", DAY2)
+    resources = {(r["arn"], r["change_type"], r["severity"])
+                 for r in pq.read_table(deltas / "resource_changes.parquet").to_pylist()}
+    assert resources == {
+        (ids["sg_arn"], "modified", "critical"),
+        (ids["bucket_arn"], "modified", "critical"),
+        (ids["instance_arn"], "modified", "medium"),
+        (ids["payments_arn"], "added", "low"),
+        (ids["table_arn"], "removed", "medium"),
+    }
+    attributes = {(a["arn"], a["path"], a["change"], a["category"], a["severity"])
+                  for a in pq.read_table(deltas / "attribute_changes.parquet").to_pylist()}
+    assert attributes == {
+        (ids["sg_arn"], "IpPermissions[IpProtocol=tcp,FromPort=22,ToPort=22,Source=0.0.0.0/0]", "added",
+         "security", "critical"),
+        (ids["bucket_arn"], "PublicAccessBlock", "removed", "security", "critical"),
+        (ids["instance_arn"], "InstanceType", "changed", "configuration", "medium"),
+        (ids["instance_arn"], "tags.Owner", "removed", "compliance", "medium"),
+    }
+    summary = json.loads((deltas / "summary.json").read_text())
+    assert summary["previous_date"] == DAY1
+    assert summary["counts"]["change_type"] == {"added": 1, "removed": 1, "modified": 3, "replaced": 0}
+    assert summary["counts"]["severity"] == {"critical": 2, "high": 0, "medium": 2, "low": 1, "info": 0}
+    assert [h["arn"] for h in summary["security_changes"]["high_risk_resources"]] == sorted(
+        [ids["bucket_arn"], ids["sg_arn"]])
+    assert summary["compliance_changes"]["newly_non_compliant"] == [ids["instance_arn"]]
+    assert summary["unverified"] == []
+
+    changelogs = _folder(storage, "changelogs", DAY2)
+    markdown = (changelogs / "changelog.md").read_text()
+    assert markdown.splitlines()[2] == (
+        f"5 resource changes in account simulated-demo ({ACCOUNT}) since {DAY1}: 1 added, 1 removed, 3 modified. "
+        "2 critical severity — review these first.")
+    assert markdown.index("## Executive summary") < markdown.index("## Details by service")
+    assert "Ingress tcp 22 from 0.0.0.0/0 is open to the internet on an administrative or database port" in markdown
+    assert "InstanceType changed: t3.micro → m5.large" in markdown
+    assert "Required tag Owner removed (was web@example.com)" in markdown
+    assert "orders" not in markdown  # the queue whose depth moved is not a change
+    document = json.loads((changelogs / "changelog.json").read_text())
+    assert {c["arn"] for c in document["changes"]} == {r[0] for r in resources}
+    html = (changelogs / "changelog.html").read_text()
+    assert html.startswith("<!doctype html>") and "<script" not in html and "http" not in html.split("<body>")[0]
+
+    [materialization] = day2.asset_materializations_for_node("inventory_delta")
+    assert materialization.partition == f"{ACCOUNT}|{DAY2}"
+    metadata = materialization.metadata
+    assert (metadata["severity_critical"].value, metadata["changes_added"].value,
+            metadata["previous_date"].value) == (2, 1, DAY1)
+
+
+def test_rematerialising_a_snapshot_from_stored_raw_data_is_byte_identical(moto_url, instance, storage):
+    _estate(moto_url)
+    assert run_day(instance, moto_url, storage, DAY1).success
+    snapshot = _folder(storage, "snapshots", DAY1) / "snapshot.parquet"
+    before = snapshot.read_bytes()
+    assert run_day(instance, moto_url, storage, DAY1, keys=("inventory_snapshot",)).success
+    assert snapshot.read_bytes() == before
+    manifest = json.loads((snapshot.parent / "manifest.json").read_text())
+    assert set(manifest) >= {"schema_version", "account_id", "date", "collected_at", "regions", "row_count",
+                             "sha256", "coverage"}
+    assert manifest["row_count"] == pq.read_metadata(snapshot).num_rows
+
+
+def test_unreachable_service_on_day_two_is_unverified_not_removed(moto_url, instance, storage, closed_port_url,
+                                                                  monkeypatch):
+    client(moto_url, "rds").create_db_instance(
+        DBInstanceIdentifier="orders-db", DBInstanceClass="db.t3.micro", Engine="postgres",
+        MasterUsername="admin", MasterUserPassword="password123", AllocatedStorage=20)
+    assert run_day(instance, moto_url, storage, DAY1).success
+    monkeypatch.setenv("AWS_ENDPOINT_URL_RDS", closed_port_url)
+    result = run_day(instance, moto_url, storage, DAY2)
+    assert result.success
+
+    manifest = json.loads((_folder(storage, "snapshots", DAY2) / "manifest.json").read_text())
+    failed = {(c["service"], c["region"], c["status"], c["error_class"]) for c in manifest["coverage"]
+              if c["status"] != "ok"}
+    assert failed == {("rds", "us-east-1", "failed", "EndpointConnectionError"),
+                      ("rds", "eu-west-1", "failed", "EndpointConnectionError")}
+    deltas = _folder(storage, "deltas", DAY2)
+    assert pq.read_table(deltas / "resource_changes.parquet").num_rows == 0
+    summary = json.loads((deltas / "summary.json").read_text())
+    assert [(u["service"], u["region"], u["sides"]) for u in summary["unverified"]] == [
+        ("rds", "eu-west-1", ["current"]), ("rds", "us-east-1", ["current"])]
+    assert summary["suppressed_by_unverified_scopes"] == {"added": 0, "removed": 1}
+    checks = [e for e in result.get_asset_check_evaluations() if e.check_name == "all_scopes_verified"]
+    assert [(c.passed, c.severity.value) for c in checks] == [(False, "WARN")]
+    markdown = (_folder(storage, "changelogs", DAY2) / "changelog.md").read_text()
+    assert "| rds | us-east-1 | failed | current |" in markdown
+
+
+def test_delta_fails_clearly_when_its_snapshot_is_missing(moto_url, instance, storage):
+    result = run_day(instance, moto_url, storage, DAY2, keys=("inventory_delta",), raise_on_error=False)
+    assert not result.success
+    assert "no snapshot for account 123456789012 on 2026-11-21" in failure_message(result)
+    assert not _folder(storage, "deltas", DAY2).exists()
+
+
+def test_corrupted_snapshot_is_detected_and_nothing_is_overwritten(moto_url, instance, storage):
+    _estate(moto_url)
+    assert run_day(instance, moto_url, storage, DAY1).success
+    old_delta = _folder(storage, "deltas", DAY1)
+    snapshot = _folder(storage, "snapshots", DAY1) / "snapshot.parquet"
+    corrupted = bytearray(snapshot.read_bytes())
+    corrupted[len(corrupted) // 2] ^= 0xFF
+    snapshot.write_bytes(bytes(corrupted))
+    delta_before = {p.name: p.read_bytes() for p in old_delta.iterdir()}
+
+    result = run_day(instance, moto_url, storage, DAY2, raise_on_error=False)
+    assert not result.success
+    message = failure_message(result)
+    assert "snapshot.parquet is corrupted: its SHA-256 does not match the manifest" in message
+    assert f"date={DAY1}" in message
+    assert snapshot.read_bytes() == bytes(corrupted)
+    assert {p.name: p.read_bytes() for p in old_delta.iterdir()} == delta_before
+    assert not _folder(storage, "deltas", DAY2).exists()
