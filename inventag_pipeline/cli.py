@@ -81,8 +81,6 @@ def _diff(args: argparse.Namespace) -> int:
     summary = result.summary
     summary["account_id"] = new_manifest.get("account_id") or (new.column("account_id")[0].as_py()
                                                                if new.num_rows else "")
-    summary["resource_count"] = new.num_rows
-    summary["previous_resource_count"] = old.num_rows
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     pq.write_table(result.resource_changes, out / "resource_changes.parquet", compression="zstd")

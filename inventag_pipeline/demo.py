@@ -36,6 +36,11 @@ def demo_dates(days: int, today: dt.date | None = None) -> list[str]:
     return [(today - dt.timedelta(days=days - 1 - i)).isoformat() for i in range(days)]
 
 
+def _covers(expected: str, paths: set[str]) -> bool:
+    """An expected path is found at itself or below it (`State` covers `State.Name`)."""
+    return any(p == expected or p.startswith((expected + ".", expected + "[")) for p in paths)
+
+
 def match_injected(injected: Sequence[Any], resources: list[dict[str, Any]], attributes: list[dict[str, Any]],
                    names_by_arn: dict[str, str]) -> tuple[list[tuple[Any, bool]], list[dict[str, Any]]]:
     """Pair each injected change with the delta; return (verdicts, unexpected resource changes)."""
@@ -46,12 +51,14 @@ def match_injected(injected: Sequence[Any], resources: list[dict[str, Any]], att
         paths_by_arn.setdefault(a["arn"], set()).add(a["path"])
     for change in injected:
         candidates = [r for r in resources if r["resource_type"] == change.resource_type
+                      and r["region"] == change.region
                       and change.locator in (r["name"], names_by_arn.get(r["arn"]))]
         if change.change_type == "none":
             verdicts.append((change, not candidates))
             continue
         hit = next((r for r in candidates if r["change_type"] == change.change_type), None)
-        ok = hit is not None and all(p in paths_by_arn.get(hit["arn"], set()) for p in change.paths)
+        found = paths_by_arn.get(hit["arn"], set()) if hit is not None else set()
+        ok = hit is not None and all(_covers(p, found) for p in change.paths)
         if hit is not None:
             used.add(hit["arn"])
         verdicts.append((change, ok))
@@ -82,6 +89,7 @@ def run_demo_on(account: Any, *, days: int = 3, state_dir: Path = PROJECT_STATE,
 
     if quiet_dagster:
         logging.getLogger("dagster").setLevel(logging.WARNING)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     home = prepare_home(state_dir / "dagster_home")
     os.environ["DAGSTER_HOME"] = str(home)
     storage_uri = os.environ.get("INVENTAG_STORAGE_URI") or str((state_dir / "store").resolve())
@@ -111,7 +119,8 @@ def run_demo_on(account: Any, *, days: int = 3, state_dir: Path = PROJECT_STATE,
         injected = account.apply_day(index) if index > 1 else []
         t0 = time.perf_counter()
         result = materialize(assets, partition_key=partition_key(SIMULATED_ACCOUNT_ID, date),
-                             instance=instance, resources=resources, raise_on_error=False)
+                             instance=instance, resources=resources, raise_on_error=False,
+                             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
         elapsed = time.perf_counter() - t0
         if not result.success:
             print(f"Day {index} ({date}): the run FAILED; see the Dagster UI (make dev) for the error.")

@@ -188,8 +188,6 @@ def compute_delta(store: InventoryStore, part: Partition, engine: DeltaEngine) -
         new_relationships=load_relationships(store, part),
     )
     result.summary["account_id"] = part.account
-    result.summary["resource_count"] = new.num_rows
-    result.summary["previous_resource_count"] = old.num_rows if old is not None else None
     folder = part.folder("deltas")
     store.write_table(f"{folder}/resource_changes.parquet", result.resource_changes)
     store.write_table(f"{folder}/attribute_changes.parquet", result.attribute_changes)

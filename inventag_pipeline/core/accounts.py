@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
-REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+ACCOUNT_ID_RE = re.compile(r"\d{12}")
+REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d")
 
 SIMULATED_ACCOUNT_ID = "123456789012"
 SIMULATED_ACCOUNT_NAME = "simulated-demo"
@@ -41,7 +41,7 @@ def validate_account_id(value: object) -> str:
             f"account id {value!r} must be a quoted string of 12 digits (unquoted YAML numbers lose leading zeros)"
         )
     text = str(value)
-    if not ACCOUNT_ID_RE.match(text):
+    if not ACCOUNT_ID_RE.fullmatch(text):
         raise AccountsConfigError(f"account id {text!r} is not 12 digits")
     return text
 
@@ -66,24 +66,31 @@ def parse_accounts(data: Any, *, source: str = "accounts file") -> list[Account]
         unknown = sorted(set(entry) - allowed)
         if unknown:
             problems.append(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+        account_id = ""
         if "id" not in entry:
             problems.append(f"{where}: missing 'id'")
-            continue
-        try:
-            account_id = validate_account_id(entry["id"])
-        except AccountsConfigError as exc:
-            problems.append(f"{where}: {exc}")
-            continue
-        if account_id in seen:
+        else:
+            try:
+                account_id = validate_account_id(entry["id"])
+            except AccountsConfigError as exc:
+                problems.append(f"{where}: {exc}")
+        if account_id and account_id in seen:
             problems.append(f"{where}: account {account_id} listed twice")
         seen.add(account_id)
         regions = entry.get("regions") or []
-        if not isinstance(regions, list) or not all(isinstance(r, str) and REGION_RE.match(r) for r in regions):
+        if not isinstance(regions, list) or not all(isinstance(r, str) and REGION_RE.fullmatch(r) for r in regions):
             problems.append(f"{where}: 'regions' must be a list of region names like us-east-1, got {regions!r}")
             regions = []
         role_arn = entry.get("role_arn")
         if role_arn is not None and not re.match(r"^arn:aws[\w-]*:iam::\d{12}:role/.+", str(role_arn)):
             problems.append(f"{where}: role_arn {role_arn!r} is not an IAM role ARN")
+        enabled = entry.get("enabled", True)
+        if not isinstance(enabled, bool):
+            problems.append(f"{where}: 'enabled' must be true or false, got {enabled!r}")
+        tags = entry.get("tags") or {}
+        if not isinstance(tags, Mapping):
+            problems.append(f"{where}: 'tags' must be a mapping of key: value, got {type(tags).__name__}")
+            tags = {}
         accounts.append(
             Account(
                 id=account_id,
@@ -91,8 +98,8 @@ def parse_accounts(data: Any, *, source: str = "accounts file") -> list[Account]
                 role_arn=role_arn,
                 external_id=None if entry.get("external_id") is None else str(entry["external_id"]),
                 regions=tuple(regions),
-                enabled=bool(entry.get("enabled", True)),
-                tags={str(k): str(v) for k, v in (entry.get("tags") or {}).items()},
+                enabled=enabled is not False,
+                tags={str(k): str(v) for k, v in tags.items()},
             )
         )
     if problems:
@@ -120,7 +127,7 @@ def parse_regions(value: str | Sequence[str] | None) -> tuple[str, ...]:
         return ()
     items = [r.strip() for r in value.split(",")] if isinstance(value, str) else list(value)
     regions = tuple(r for r in items if r)
-    bad = [r for r in regions if not REGION_RE.match(r)]
+    bad = [r for r in regions if not REGION_RE.fullmatch(r)]
     if bad:
         raise AccountsConfigError(f"not region names: {bad} (expected e.g. us-east-1,eu-west-1)")
     return regions

@@ -148,14 +148,12 @@ def split_pattern(pattern: str) -> tuple[str, ...]:
     """`A[].B` -> `("A", "[]", "B")`."""
     segments: list[str] = []
     for part in pattern.split("."):
+        depth = 0
         while part.endswith("[]"):
-            part = part[:-2]
-            if part:
-                segments.append(part)
-            part = ""
-            segments.append("[]")
+            part, depth = part[:-2], depth + 1
         if part:
             segments.append(part)
+        segments.extend(["[]"] * depth)
     return tuple(segments)
 
 

@@ -46,8 +46,11 @@ def _rule_items(value: Any) -> list[Mapping[str, Any]]:
 
 
 def _covers_admin_port(rule: Mapping[str, Any]) -> bool:
-    if str(rule.get("IpProtocol")) == "-1":
+    protocol = str(rule.get("IpProtocol")).lower()
+    if protocol == "-1":
         return True
+    if protocol not in ("tcp", "udp", "6", "17"):
+        return False  # ICMP's -1 means "every ICMP type", not every port
     low, high = int(rule.get("FromPort", -1)), int(rule.get("ToPort", -1))
     if low == -1:
         return True
@@ -232,8 +235,12 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("sg-world-open", r"IpPermissions\[", "security", "high",
          "Ingress {new} is open to the internet", types=_SG, changes=("added", "changed"), when="world_open"),
     Rule("sg-rule", r"IpPermissions(Egress)?\[", "network", "medium", "Rule {value} {verb}", types=_SG),
+    Rule("s3-public-access-block-removed", r"PublicAccessBlock$", "security", "critical",
+         "Public access block removed: the bucket no longer blocks public ACLs or public policies",
+         types=("AWS::S3::Bucket",), changes=("removed",)),
     Rule("s3-public-access-block-weakened", r"PublicAccessBlock", "security", "critical",
-         "Public access block weakened: {old} → {new}", types=("AWS::S3::Bucket",), when="flags_weakened"),
+         "Public access block weakened: {field} {old} → {new}", types=("AWS::S3::Bucket",),
+         when="flags_weakened"),
     Rule("s3-public-access-block", r"PublicAccessBlock", "security", "low",
          "Public access block {verb}: {new}", types=("AWS::S3::Bucket",)),
     Rule("s3-policy-status-public", r"PolicyStatus\.IsPublic", "security", "critical",

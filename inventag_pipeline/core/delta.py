@@ -73,7 +73,9 @@ class DeltaResult:
 def _keys_frame(table: pa.Table | None) -> pd.DataFrame:
     if table is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in _KEY_COLUMNS})
-    return table.select(_KEY_COLUMNS).to_pandas()
+    frame = table.select(_KEY_COLUMNS).to_pandas()
+    # pandas turns null strings into NaN; the output tables need None.
+    return frame.astype(object).where(frame.notna(), None)
 
 
 def _scope_mask(frame: pd.DataFrame, scopes: set[tuple[str, str]]) -> np.ndarray:
@@ -288,6 +290,8 @@ class DeltaEngine:
         return {
             "date": date,
             "previous_date": previous_date,
+            "resource_count": new.num_rows,
+            "previous_resource_count": old.num_rows if old is not None else None,
             "total_changes": len(rows),
             "counts": {
                 "change_type": {t: by_type.get(t, 0) for t in CHANGE_TYPES},
@@ -352,8 +356,11 @@ def cascade_risks(rows: Sequence[Mapping[str, Any]], old: pa.Table | None, new: 
     if not risky:
         return []
     out = []
-    for side, table, edges in (("removed", old, old_relationships), ("current", new, new_relationships)):
+    # Identities come from the side where the resource exists; dependents are always today's edges,
+    # so a resource that moved away before its old target was deleted is not flagged.
+    for side, table in (("removed", old), ("current", new)):
         subset = [r for r in risky if (r["change_type"] == "removed") == (side == "removed")]
+        edges = new_relationships
         if not subset or table is None or edges is None or edges.num_rows == 0:
             continue
         ids = _ids_for(table, [r["arn"] for r in subset])

@@ -28,7 +28,7 @@ def _join(path: str, key: str) -> str:
 
 def diff_documents(old: Any, new: Any, keys: KeyResolver, *, prefix: str = "") -> list[AttributeChange]:
     """All changes from `old` to `new` (both canonical), in path order."""
-    return list(_diff(old, new, prefix, (), keys))
+    return list(_diff(old, new, prefix, (prefix,) if prefix else (), keys))
 
 
 def _diff(old: Any, new: Any, path: str, pattern: tuple[str, ...], keys: KeyResolver) -> Iterator[AttributeChange]:
@@ -52,7 +52,7 @@ def _diff(old: Any, new: Any, path: str, pattern: tuple[str, ...], keys: KeyReso
 def _diff_lists(old: list[Any], new: list[Any], path: str, pattern: tuple[str, ...],
                 keys: KeyResolver) -> Iterator[AttributeChange]:
     list_pattern = pattern_of(pattern)
-    fields = keys.key_fields(list_pattern, old + new)
+    fields = _shared_key_fields(keys, list_pattern, old, new)
     old_by_key = _index(old, fields)
     new_by_key = _index(new, fields)
     item_pattern = (*pattern, "[]")
@@ -64,6 +64,14 @@ def _diff_lists(old: list[Any], new: list[Any], path: str, pattern: tuple[str, .
             yield AttributeChange(item_path, "removed", old_by_key[key], None, pattern_of(item_pattern))
         elif old_by_key[key] != new_by_key[key]:
             yield from _diff(old_by_key[key], new_by_key[key], item_path, item_pattern, keys)
+
+
+def _shared_key_fields(keys: KeyResolver, pattern: str, old: list[Any], new: list[Any]) -> tuple[str, ...] | None:
+    """Identity fields valid on each side: an item present on both sides must not break uniqueness."""
+    if not old or not new:
+        return keys.key_fields(pattern, old or new)
+    old_fields, new_fields = keys.key_fields(pattern, old), keys.key_fields(pattern, new)
+    return old_fields if old_fields == new_fields else None
 
 
 def _index(items: list[Any], fields: tuple[str, ...] | None) -> dict[str, Any]:

@@ -100,6 +100,7 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
             "NetworkInterfaces[].Attachment.AttachTime",
             "BlockDeviceMappings[].Ebs.AttachTime",
             "UsageOperationUpdateTime",
+            "State.Code",  # repeats State.Name as a number
             "ClientToken",
             "AmiLaunchIndex",
             # Auto-assigned public addresses change on every stop/start; `PublicIpAssigned` keeps the

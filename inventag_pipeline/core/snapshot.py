@@ -173,4 +173,11 @@ def unverified_scopes(*coverages: Sequence[Mapping[str, Any]]) -> list[dict[str,
                 )
                 entry["sides"].append(side)
                 entry.setdefault("error", scope.get("error"))
+    present = [{(c["service"], c["region"]) for c in coverage} for coverage in coverages]
+    if len(present) == 2 and all(present):
+        # A scope collected on one day only (regions changed, say) proves nothing about the other day.
+        for side, mine, theirs in (("current", present[0], present[1]), ("previous", present[1], present[0])):
+            for service, region in sorted(mine - theirs):
+                out.setdefault((service, region), {"service": service, "region": region, "status": "not_collected",
+                                                   "sides": [side], "error": f"not collected on the {side} day"})
     return [out[k] for k in sorted(out)]

@@ -16,6 +16,8 @@ from dagster import (
 )
 
 from inventag_pipeline import steps
+from inventag_pipeline.aws.collector import CollectionFailed
+from inventag_pipeline.aws.session import CredentialsError
 from inventag_pipeline.core.accounts import AccountsConfigError, CollectionWindowError
 from inventag_pipeline.core.delta import DeltaEngine
 from inventag_pipeline.inventory import checks
@@ -55,7 +57,10 @@ def raw_inventory(context: AssetExecutionContext, aws: AwsInventoryResource,
         account = aws.account(part.account)
         note = aws.check_window(dt.date.fromisoformat(part.date), steps.utc_now())
         collection, audit = aws.collect(account)
-    except (AccountsConfigError, CollectionWindowError, RuntimeError) as exc:
+    except (AccountsConfigError, CollectionWindowError, CredentialsError) as exc:
+        # Configuration problems: retrying cannot help, so fail at once with the message.
+        raise Failure(description=str(exc), allow_retries=False) from exc
+    except CollectionFailed as exc:
         raise Failure(description=str(exc)) from exc
     manifest = steps.write_raw(store.store(), part, collection, audit, account_name=account.name, window_note=note)
     coverage = manifest["coverage"]
@@ -99,7 +104,7 @@ def inventory_snapshot(context: AssetExecutionContext, store: InventoryStoreReso
     try:
         result = steps.build_snapshot(store.store(), part)
     except steps.StepError as exc:
-        raise Failure(description=str(exc)) from exc
+        raise Failure(description=str(exc), allow_retries=False) from exc
     by_service = steps.counts_by(result.table, "service")
     return MaterializeResult(
         metadata={
@@ -136,7 +141,7 @@ def inventory_delta(context: AssetExecutionContext, store: InventoryStoreResourc
     try:
         result = steps.compute_delta(store.store(), part, DeltaEngine())
     except (steps.StepError, IntegrityError) as exc:
-        raise Failure(description=str(exc)) from exc
+        raise Failure(description=str(exc), allow_retries=False) from exc
     summary = result.summary
     severity = summary["counts"]["severity"]
     change_type = summary["counts"]["change_type"]
@@ -183,7 +188,7 @@ def changelog(context: AssetExecutionContext, aws: AwsInventoryResource,
     try:
         docs, paths = steps.write_changelog(store.store(), part, account_name=name)
     except steps.StepError as exc:
-        raise Failure(description=str(exc)) from exc
+        raise Failure(description=str(exc), allow_retries=False) from exc
     preview = docs.markdown if len(docs.markdown) < 6000 else docs.markdown[:6000] + "\n\n… (truncated; open the file)"
     return MaterializeResult(
         metadata={
