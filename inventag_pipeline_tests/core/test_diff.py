@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from inventag_pipeline.core.canonical import KeyResolver, item_key
 from inventag_pipeline.core.diff import AttributeChange, diff_documents
 from inventag_pipeline.core.registry import get_type

@@ -1,0 +1,83 @@
+"""`inventag diff` and `inventag accounts sync` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from dagster import DagsterInstance
+
+from inventag_pipeline.cli import main
+from inventag_pipeline.core.snapshot import records_to_table, table_to_parquet_bytes
+from inventag_pipeline.partitions import ACCOUNTS_PARTITION
+from inventag_pipeline_tests.core.factories import queue, security_group
+
+
+def _write(path, records):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(table_to_parquet_bytes(records_to_table(records)))
+    return str(path)
+
+
+def test_diff_writes_the_delta_and_changelog_files(tmp_path, capsys):
+    web = security_group("sg-1", ingress=[("tcp", 443, 443, "0.0.0.0/0")])
+    old = _write(tmp_path / "old" / "snapshot.parquet", [web, queue("jobs")])
+    new = _write(tmp_path / "new" / "snapshot.parquet", [security_group("sg-1", ingress=[
+        ("tcp", 443, 443, "0.0.0.0/0"), ("tcp", 3389, 3389, "0.0.0.0/0")])])
+    assert main(["diff", old, new, "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "by type:     added 0, removed 1, modified 1, replaced 0" in out
+    assert "CRITICAL" in out and "3389" in out
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == ["attribute_changes.parquet", "changelog.html", "changelog.json", "changelog.md",
+                     "resource_changes.parquet", "summary.json"]
+    changes = {(r["change_type"], r["severity"]) for r in pq.read_table(tmp_path / "out" / "resource_changes.parquet")
+               .to_pylist()}
+    assert changes == {("modified", "critical"), ("removed", "low")}
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["total_changes"] == 2
+
+
+def test_diff_refuses_a_file_that_is_not_a_snapshot(tmp_path, capsys):
+    bogus = tmp_path / "bogus.parquet"
+    bogus.write_bytes(b"not parquet at all")
+    good = _write(tmp_path / "new" / "snapshot.parquet", [queue("jobs")])
+    assert main(["diff", str(bogus), good, "--out", str(tmp_path / "out")]) == 2
+    assert "is not a readable Parquet file" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_diff_detects_a_checksum_mismatch_against_the_manifest(tmp_path, capsys):
+    old = _write(tmp_path / "old" / "snapshot.parquet", [queue("jobs")])
+    (tmp_path / "old" / "manifest.json").write_text(json.dumps({"sha256": "0" * 64, "coverage": []}))
+    new = _write(tmp_path / "new" / "snapshot.parquet", [queue("jobs")])
+    assert main(["diff", old, new, "--out", str(tmp_path / "out")]) == 2
+    assert "is corrupted: its SHA-256 does not match" in capsys.readouterr().err
+
+
+def test_accounts_sync_registers_configured_accounts(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    accounts = tmp_path / "accounts.yaml"
+    accounts.write_text("accounts:\n  - id: '111111111111'\n    name: prod\n  - id: '222222222222'\n    name: dev\n")
+    monkeypatch.setenv("INVENTAG_ACCOUNTS_FILE", str(accounts))
+    assert main(["accounts", "sync"]) == 0
+    assert main(["accounts", "sync"]) == 0
+    out = capsys.readouterr().out
+    assert "2 new, 0 already registered" in out and "0 new, 2 already registered" in out
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert sorted(instance.get_dynamic_partitions(ACCOUNTS_PARTITION)) == ["111111111111", "222222222222"]
+
+
+@pytest.mark.parametrize("text", ["accounts:\n  - id: 12345\n", "accounts: [\n"])
+def test_accounts_sync_rejects_bad_files_without_registering(tmp_path, monkeypatch, capsys, text):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    accounts = tmp_path / "accounts.yaml"
+    accounts.write_text(text)
+    assert main(["accounts", "sync", "--accounts-file", str(accounts)]) == 2
+    assert "inventag:" in capsys.readouterr().err
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_dynamic_partitions(ACCOUNTS_PARTITION) == []
