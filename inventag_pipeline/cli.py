@@ -54,7 +54,8 @@ def _read_side(path: Path):
     problems = schema_problems(table)
     if problems:
         raise ValueError(f"{path} is not an inventory snapshot: " + "; ".join(problems))
-    edges_path = path.parent / "relationships.parquet"
+    # The store keeps relationships in a sibling tree: relationships/account=A/date=D/.
+    edges_path = Path(str(path.parent).replace("/snapshots/", "/relationships/", 1)) / "relationships.parquet"
     edges = pq.read_table(edges_path) if edges_path.is_file() else None
     return table, manifest, edges
 

@@ -94,7 +94,7 @@ def run_demo_on(account: Any, *, days: int = 3, state_dir: Path = PROJECT_STATE,
     os.environ["DAGSTER_HOME"] = str(home)
     storage_uri = os.environ.get("INVENTAG_STORAGE_URI") or str((state_dir / "store").resolve())
     store = InventoryStore(storage_uri)
-    for kind in ("raw", "snapshots", "deltas", "changelogs"):
+    for kind in ("raw", "snapshots", "relationships", "deltas", "changelogs"):
         store.delete_folder(f"{store_kind(kind)}/account={SIMULATED_ACCOUNT_ID}")
 
     dates = demo_dates(days)

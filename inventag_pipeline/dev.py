@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from inventag_pipeline.demo import PROJECT_STATE, prepare_home, run_demo_on
+from inventag_pipeline.demo import PROJECT_STATE, demo_dates, prepare_home, run_demo_on
 
 SIMULATOR_PORT = 5555
 
@@ -27,6 +27,9 @@ def run_dev(port: int = 3000, skip_demo: bool = False, state_dir: Path = PROJECT
     from inventag_pipeline.aws.simulator import SimulatedAccount, SimulatorServer
 
     home = prepare_home(state_dir / "dagster_home")
+    # Start the partitions at the demo's first day so the UI's partition bars show its history, not
+    # months of empty days (an explicit INVENTAG_START_DATE wins).
+    os.environ.setdefault("INVENTAG_START_DATE", demo_dates(3)[0])
     storage_uri = os.environ.get("INVENTAG_STORAGE_URI") or str((state_dir / "store").resolve())
     with SimulatorServer(port=SIMULATOR_PORT) as server:
         account = SimulatedAccount(server.url)
@@ -37,8 +40,10 @@ def run_dev(port: int = 3000, skip_demo: bool = False, state_dir: Path = PROJECT
         env = dict(os.environ, DAGSTER_HOME=str(home), INVENTAG_SIMULATOR_URL=server.url,
                    INVENTAG_STORAGE_URI=storage_uri)
         dagster = str(Path(sys.executable).with_name("dagster"))
+        workspace = Path("workspace.yaml")
+        target = ["-w", str(workspace)] if workspace.is_file() else ["-m", "inventag_pipeline.definitions"]
         child = subprocess.Popen(
-            [dagster, "dev", "-h", "127.0.0.1", "-p", str(port), "-m", "inventag_pipeline.definitions"],
+            [dagster, "dev", "-h", "127.0.0.1", "-p", str(port), *target],
             env=env, preexec_fn=_restore_default_signals,
         )
         print(f"\nDagster UI: http://127.0.0.1:{port}  (simulated account served at {server.url})")

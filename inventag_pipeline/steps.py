@@ -108,7 +108,7 @@ def build_snapshot(store: InventoryStore, part: Partition) -> SnapshotResult:
     edges = relationships_table(records)
     out = part.folder("snapshots")
     sha, size = store.write_table(f"{out}/snapshot.parquet", table)
-    store.write_table(f"{out}/relationships.parquet", edges)
+    store.write_table(f"{part.folder('relationships')}/relationships.parquet", edges)
     manifest = build_manifest(
         account_id=part.account,
         date=part.date,
@@ -139,7 +139,7 @@ def load_snapshot(store: InventoryStore, part: Partition, *, columns: list[str] 
 
 
 def load_relationships(store: InventoryStore, part: Partition) -> pa.Table | None:
-    relative = f"{part.folder('snapshots')}/relationships.parquet"
+    relative = f"{part.folder('relationships')}/relationships.parquet"
     return store.read_table(relative) if store.exists(relative) else None
 
 

@@ -28,6 +28,8 @@ from inventag_pipeline.core.snapshot import sha256_hex, table_to_parquet_bytes
 KINDS = {
     "raw": "raw",
     "snapshots": "snapshots",
+    # Beside, not inside, snapshots/: a query engine reading snapshots/ as one table must find one schema.
+    "relationships": "relationships",
     "deltas": "deltas",
     "changelogs": "changelogs",
     "tags": "compliance/tags",

@@ -91,3 +91,13 @@ def test_region_scopes_hold_only_their_region(moto_url, region):
     collection, _ = _collect(moto_url)
     regional = [i for s in collection.scopes if s.region != "global" for i in s.items]
     assert {i.region for i in regional if i.resource_type == "AWS::SQS::Queue"} == {region}
+
+
+def test_every_scope_failing_fails_the_collection_with_advice(moto_url, closed_port_url, monkeypatch):
+    from inventag_pipeline.aws.collector import CollectionFailed
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", closed_port_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto_url)
+    with pytest.raises(CollectionFailed, match=r"every scope failed for account 123456789012 \(16 scopes\)") as info:
+        _collect(moto_url, max_attempts=1, connect_timeout=1.0)
+    assert "ReadOnlyAccess, or SecurityAudit + ViewOnlyAccess" in str(info.value)
