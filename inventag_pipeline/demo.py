@@ -79,13 +79,11 @@ def run_demo_on(account: Any, *, days: int = 3, state_dir: Path = PROJECT_STATE,
     """The demo against an already running simulator (`make dev` keeps it running for the UI)."""
     import logging
 
-    from dagster import DagsterInstance, materialize
+    from dagster import DagsterInstance
 
     from inventag_pipeline import steps
     from inventag_pipeline.definitions import defs
-    from inventag_pipeline.partitions import ACCOUNTS_PARTITION, partition_key
-    from inventag_pipeline.resources import AwsInventoryResource, InventoryStoreResource
-    from inventag_pipeline.store.store import InventoryStore, Partition
+    from inventag_pipeline.store.store import InventoryStore
 
     if quiet_dagster:
         logging.getLogger("dagster").setLevel(logging.WARNING)
@@ -104,7 +102,18 @@ def run_demo_on(account: Any, *, days: int = 3, state_dir: Path = PROJECT_STATE,
     print(f"  Days:             {', '.join(dates)} (past days are collected from the simulator by explicit "
           "override of the collection window)\n")
     assets = [defs.get_assets_def(key) for key in INVENTORY_ASSETS]
-    instance = DagsterInstance.get()
+    with DagsterInstance.get() as instance:
+        return _run_days(account, instance, assets, store, storage_uri, dates, steps)
+
+
+def _run_days(account: Any, instance: Any, assets: list[Any], store: Any, storage_uri: str, dates: list[str],
+              steps: Any) -> int:
+    from dagster import materialize
+
+    from inventag_pipeline.partitions import ACCOUNTS_PARTITION, partition_key
+    from inventag_pipeline.resources import AwsInventoryResource, InventoryStoreResource
+    from inventag_pipeline.store.store import Partition
+
     instance.add_dynamic_partitions(ACCOUNTS_PARTITION, [SIMULATED_ACCOUNT_ID])
     all_ok = True
     t0 = time.perf_counter()

@@ -13,6 +13,19 @@ from moto.server import ThreadedMotoServer
 _ENV_PREFIXES = ("AWS_", "INVENTAG_")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def resolved_definitions() -> None:
+    """Build the repository once, before any test instance exists.
+
+    Dagster caches the repository on first use and, while building it, consults the defs-state
+    storage of whatever instance was last current; in a worker where an earlier test's instance is
+    already closed, that lookup fails ("undefined DagsterInstance weakref").
+    """
+    from inventag_pipeline.definitions import defs
+
+    defs.get_repository_def()
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """No test sees the developer's AWS profile, endpoints or inventag settings."""

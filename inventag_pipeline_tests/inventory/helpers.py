@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dagster import DagsterInstance, materialize
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from inventag_pipeline.definitions import defs
 from inventag_pipeline.partitions import ACCOUNTS_PARTITION, partition_key
@@ -27,8 +28,13 @@ def run_day(instance: DagsterInstance, url: str, storage: str, date: str, *, key
         "aws": AwsInventoryResource(simulator_url=url, **aws_fields),
         "store": InventoryStoreResource(storage_uri=storage),
     }
-    return materialize(chain_assets(keys), partition_key=partition_key(account, date), instance=instance,
-                       resources=resources, raise_on_error=raise_on_error)
+    # Make this instance's defs-state storage the current one. Under pytest-xdist a storage left
+    # current by an earlier test's (closed) instance was seen here; materialize() consults it while
+    # building its repository and fails with "undefined DagsterInstance weakref".
+    with set_defs_state_storage(instance.defs_state_storage):
+        return materialize(chain_assets(keys), partition_key=partition_key(account, date), instance=instance,
+                           resources=resources, raise_on_error=raise_on_error)
+
 
 
 def failure_message(result) -> str:

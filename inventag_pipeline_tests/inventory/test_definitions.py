@@ -44,11 +44,13 @@ def _accounts(tmp_path) -> str:
     return str(path)
 
 
+# Contexts are entered with `with`: an unexited context leaves the instance current after it is closed.
 def test_sensor_registers_new_accounts_only(tmp_path):
     aws = AwsInventoryResource(accounts_file=_accounts(tmp_path))
     with instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION, ["111111111111", "999999999999"])
-        result = account_registration_sensor(build_sensor_context(instance=instance), aws=aws)
+        with build_sensor_context(instance=instance) as context:
+            result = account_registration_sensor(context, aws=aws)
         assert isinstance(result, SensorResult)
         [request] = result.dynamic_partitions_requests
         assert (request.partitions_def_name, list(request.partition_keys)) == (
@@ -60,8 +62,8 @@ def test_schedule_requests_yesterday_for_each_registered_enabled_account(tmp_pat
     with instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION, ["111111111111", "222222222222"])
         when = dt.datetime(2026, 11, 22, 0, 30, tzinfo=dt.timezone.utc)
-        requests = daily_inventory_schedule(build_schedule_context(instance=instance, scheduled_execution_time=when),
-                                            aws=aws)
+        with build_schedule_context(instance=instance, scheduled_execution_time=when) as context:
+            requests = daily_inventory_schedule(context, aws=aws)
         assert [(r.partition_key, r.tags["inventag/account"]) for r in requests] == [
             ("111111111111|2026-11-21", "111111111111")]
 
@@ -69,7 +71,7 @@ def test_schedule_requests_yesterday_for_each_registered_enabled_account(tmp_pat
 def test_schedule_skips_without_accounts(tmp_path):
     aws = AwsInventoryResource(accounts_file=_accounts(tmp_path))
     when = dt.datetime(2026, 11, 22, 0, 30, tzinfo=dt.timezone.utc)
-    with instance_for_test() as instance:
-        result = daily_inventory_schedule(
-            build_schedule_context(instance=instance, scheduled_execution_time=when), aws=aws)
+    with instance_for_test() as instance, build_schedule_context(
+            instance=instance, scheduled_execution_time=when) as context:
+        result = daily_inventory_schedule(context, aws=aws)
     assert "no registered, enabled accounts" in result.skip_message
