@@ -64,6 +64,7 @@ def _diff(args: argparse.Namespace) -> int:
     import pyarrow.parquet as pq
 
     from inventag_pipeline.core.changelog import render_changelog
+    from inventag_pipeline.core.classify import Classifier, RulesConfigError, load_rules_file
     from inventag_pipeline.core.delta import DeltaEngine
 
     try:
@@ -72,7 +73,15 @@ def _diff(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"inventag diff: {exc}", file=sys.stderr)
         return 2
-    result = DeltaEngine().compute(
+    engine = DeltaEngine()
+    if args.rules:
+        try:
+            rules, ignore = load_rules_file(args.rules)
+        except RulesConfigError as exc:
+            print(f"inventag diff: {exc}", file=sys.stderr)
+            return 2
+        engine = DeltaEngine(Classifier().with_overrides(rules, ignore))
+    result = engine.compute(
         old, new,
         old_coverage=old_manifest.get("coverage", []), new_coverage=new_manifest.get("coverage", []),
         previous_date=old_manifest.get("date") or Path(args.old).name,
@@ -150,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("old")
     diff.add_argument("new")
     diff.add_argument("--out", required=True, help="output folder for the delta and changelog files")
+    diff.add_argument("--rules", help="YAML of extra classification rules and ignore_fields (see README)")
     diff.set_defaults(func=_diff)
 
     demo = sub.add_parser("demo", help="three days of a simulated account through the Dagster chain")

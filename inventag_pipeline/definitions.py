@@ -5,12 +5,12 @@ from dagster import Definitions
 from inventag_pipeline.inventory.assets import changelog, inventory_delta, inventory_snapshot, raw_inventory
 from inventag_pipeline.inventory.schedules import daily_inventory_job, daily_inventory_schedule
 from inventag_pipeline.inventory.sensors import account_registration_sensor
-from inventag_pipeline.resources import AwsInventoryResource, InventoryStoreResource
+from inventag_pipeline.resources import AwsInventoryResource, DeltaRulesResource, InventoryStoreResource
 
 defs = Definitions(
     assets=[raw_inventory, inventory_snapshot, inventory_delta, changelog],
     jobs=[daily_inventory_job],
     schedules=[daily_inventory_schedule],
     sensors=[account_registration_sensor],
-    resources={"aws": AwsInventoryResource(), "store": InventoryStoreResource()},
+    resources={"aws": AwsInventoryResource(), "store": InventoryStoreResource(), "delta_rules": DeltaRulesResource()},
 )

@@ -111,7 +111,7 @@ def _run_days(account: Any, instance: Any, assets: list[Any], store: Any, storag
     from dagster import materialize
 
     from inventag_pipeline.partitions import ACCOUNTS_PARTITION, partition_key
-    from inventag_pipeline.resources import AwsInventoryResource, InventoryStoreResource
+    from inventag_pipeline.resources import AwsInventoryResource, DeltaRulesResource, InventoryStoreResource
     from inventag_pipeline.store.store import Partition
 
     instance.add_dynamic_partitions(ACCOUNTS_PARTITION, [SIMULATED_ACCOUNT_ID])
@@ -123,6 +123,7 @@ def _run_days(account: Any, instance: Any, assets: list[Any], store: Any, storag
     resources = {
         "aws": AwsInventoryResource(simulator_url=account.endpoint_url, allow_outside_window=True),
         "store": InventoryStoreResource(storage_uri=storage_uri),
+        "delta_rules": DeltaRulesResource(),
     }
     for index, date in enumerate(dates, start=1):
         injected = account.apply_day(index) if index > 1 else []

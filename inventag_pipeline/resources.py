@@ -20,6 +20,8 @@ from inventag_pipeline.core.accounts import (
     load_accounts,
     parse_regions,
 )
+from inventag_pipeline.core.classify import Classifier, load_rules_file
+from inventag_pipeline.core.delta import DeltaEngine
 from inventag_pipeline.store.store import InventoryStore
 
 SIMULATED_REGIONS = ("us-east-1", "eu-west-1")
@@ -89,3 +91,17 @@ class AwsInventoryResource(ConfigurableResource):
             sessions.resolve_credentials()
             regions = enabled_regions(sessions)
         return collect_account(sessions, regions), audit
+
+
+class DeltaRulesResource(ConfigurableResource):
+    """Classification rules and ignored fields added to the defaults (INVENTAG_DELTA_RULES_FILE)."""
+
+    rules_file: str | None = None
+
+    def engine(self) -> DeltaEngine:
+        path = self.rules_file or os.environ.get("INVENTAG_DELTA_RULES_FILE")
+        if not path:
+            return DeltaEngine()
+        rules, ignore = load_rules_file(path)
+        return DeltaEngine(Classifier().with_overrides(rules, ignore))
+

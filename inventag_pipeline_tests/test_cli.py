@@ -81,3 +81,34 @@ def test_accounts_sync_rejects_bad_files_without_registering(tmp_path, monkeypat
     assert "inventag:" in capsys.readouterr().err
     with DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_dynamic_partitions(ACCOUNTS_PARTITION) == []
+
+
+def test_diff_applies_user_rules_and_ignored_fields(tmp_path, capsys):
+    web = security_group("sg-1", ingress=[("tcp", 443, 443, "10.0.0.0/8")])
+    changed = security_group("sg-1", ingress=[("tcp", 443, 443, "10.0.0.0/8"), ("tcp", 8443, 8443, "10.0.0.0/8")],
+                             Description="web tier v2")
+    old = _write(tmp_path / "old" / "snapshot.parquet", [web])
+    new = _write(tmp_path / "new" / "snapshot.parquet", [changed])
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - name: internal-tls\n    path: 'IpPermissions\\['\n    category: network\n    severity: high\n"
+        "    description: 'Internal TLS rule {verb}: {value}'\n    types: [AWS::EC2::SecurityGroup]\n"
+        "ignore_fields: ['Description$']\n")
+    assert main(["diff", old, new, "--out", str(tmp_path / "out"), "--rules", str(rules)]) == 0
+    attributes = {(a["path"], a["severity"], a["description"])
+                  for a in pq.read_table(tmp_path / "out" / "attribute_changes.parquet").to_pylist()}
+    assert attributes == {("IpPermissions[IpProtocol=tcp,FromPort=8443,ToPort=8443,Source=10.0.0.0/8]", "high",
+                           "Internal TLS rule added: tcp 8443 from 10.0.0.0/8")}
+
+
+def test_diff_rejects_a_rules_file_naming_every_problem(tmp_path, capsys):
+    good = _write(tmp_path / "new" / "snapshot.parquet", [queue("jobs")])
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: a\n    path: x\n    category: nope\n    severity: high\n"
+                     "  - name: b\n    path: '('\n    category: tags\n    severity: low\nextra: 1\n")
+    assert main(["diff", good, good, "--out", str(tmp_path / "out"), "--rules", str(rules)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown top-level key(s) ['extra']" in err
+    assert "rules[0]: rule 'a': category 'nope' not in" in err
+    assert "rules[1]:" in err

@@ -101,6 +101,13 @@ def build_context(resources: pa.Table, attributes: pa.Table, summary: dict[str, 
         severities = {s: sum(1 for r in rows if r["severity"] == s) for s in SEVERITIES}
         services.append({"service": service, "count": len(rows), "severity": severities,
                          "resources": rows[:cap_per_service], "hidden": max(0, len(rows) - cap_per_service)})
+    replaced = []
+    for row in resource_rows:
+        if row["change_type"] == "replaced":
+            link = next((c for c in row["changes"] if c["path"] == "arn"), None)
+            previous = json.loads(link["old_value"]) if link and link["old_value"] else None
+            details = [c for c in row["changes"] if c["path"] != "arn"]
+            replaced.append({**row, "previous_arn": previous, "details": details})
     highlights = [r for r in resource_rows if SEVERITY_RANK[r["severity"]] >= SEVERITY_RANK["high"]]
     highlights.sort(key=lambda r: (-SEVERITY_RANK[r["severity"]], r["service"], r["arn"]))
     account = summary.get("account_id", "")
@@ -116,6 +123,7 @@ def build_context(resources: pa.Table, attributes: pa.Table, summary: dict[str, 
         "severities": list(SEVERITIES),
         "top_services": services[:5],
         "highlights": highlights,
+        "replaced": replaced,
         "services": services,
         "attribute_cap": ATTRIBUTE_CAP_PER_RESOURCE,
         "cap_per_service": cap_per_service,

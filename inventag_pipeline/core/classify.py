@@ -357,8 +357,51 @@ class Classifier:
         return Classification(category, severity, description, rule_name)
 
 
-def load_rules(data: Mapping[str, Any]) -> tuple[tuple[Rule, ...], tuple[str, ...]]:
-    """Rules and ignored fields from a parsed YAML document: `{rules: [...], ignore_fields: [...]}`."""
-    rules = tuple(Rule.from_dict(r) for r in data.get("rules") or [])
-    ignore = tuple(str(p) for p in data.get("ignore_fields") or [])
-    return rules, ignore
+class RulesConfigError(ValueError):
+    """A rules file cannot be used; the message names the file and every offending rule."""
+
+
+def load_rules(data: Mapping[str, Any], source: str = "rules") -> tuple[tuple[Rule, ...], tuple[str, ...]]:
+    """Rules and ignored fields from a parsed YAML document: `{rules: [...], ignore_fields: [...]}`.
+
+    User rules are tried before the defaults (first match wins); `ignore_fields` are path regexes
+    whose changes are dropped (the seed API's `ignore_metadata_fields`).
+    """
+    if not isinstance(data, Mapping):
+        raise RulesConfigError(f"{source}: expected a mapping with 'rules' and/or 'ignore_fields'")
+    unknown = sorted(set(data) - {"rules", "ignore_fields"})
+    problems = [f"unknown top-level key(s) {unknown}"] if unknown else []
+    rules = []
+    for i, raw in enumerate(data.get("rules") or []):
+        try:
+            if not isinstance(raw, Mapping):
+                raise ValueError(f"expected a mapping, got {type(raw).__name__}")
+            missing = [k for k in ("name", "path", "category", "severity") if k not in raw]
+            if missing:
+                raise ValueError(f"missing {missing}")
+            rules.append(Rule.from_dict(raw))
+        except (ValueError, TypeError, re.error) as exc:
+            problems.append(f"rules[{i}]: {exc}")
+    ignore = []
+    for pattern in data.get("ignore_fields") or []:
+        try:
+            re.compile(str(pattern))
+            ignore.append(str(pattern))
+        except re.error as exc:
+            problems.append(f"ignore_fields: {pattern!r} is not a valid regex: {exc}")
+    if problems:
+        raise RulesConfigError(f"{source}: " + "; ".join(problems))
+    return tuple(rules), tuple(ignore)
+
+
+def load_rules_file(path: str) -> tuple[tuple[Rule, ...], tuple[str, ...]]:
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+    except FileNotFoundError:
+        raise RulesConfigError(f"rules file {path!r} does not exist (INVENTAG_DELTA_RULES_FILE)") from None
+    except yaml.YAMLError as exc:
+        raise RulesConfigError(f"rules file {path!r} is not valid YAML: {exc}") from None
+    return load_rules(data, source=path)

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from inventag_pipeline.core.canonical import KeyResolver, canonical_json, strip_paths
-from inventag_pipeline.core.classify import SEVERITY_RANK, Classifier, max_severity
+from inventag_pipeline.core.classify import SEVERITY_RANK, Classification, Classifier, max_severity
 from inventag_pipeline.core.compliance import compliance_stats, required_tags_mask
 from inventag_pipeline.core.diff import AttributeChange, diff_documents
 from inventag_pipeline.core.registry import DEFAULT_REQUIRED_TAGS, GLOBAL_REGION, REGISTRY
@@ -187,6 +187,8 @@ class DeltaEngine:
             added, removed = added[~added_hidden], removed[~removed_hidden]
 
             rows += self._modified_rows(old, new, modified, attr_rows)
+            replaced, added, removed = self._replacements(old, new, added, removed, attr_rows)
+            rows += replaced
             rows += self._added_rows(new, added)
             rows += self._removed_rows(removed)
 
@@ -208,29 +210,45 @@ class DeltaEngine:
             changes = self.attribute_changes(rec.resource_type_new, old_rows[rec.arn], new_rows[rec.arn])
             if not changes:
                 continue  # every difference was an ignored field
-            for change, verdict in changes:
-                attr_rows.append({
-                    "arn": rec.arn,
-                    "path": change.path,
-                    "change": change.change,
-                    "old_value": None if change.change == "added" else canonical_json(change.old),
-                    "new_value": None if change.change == "removed" else canonical_json(change.new),
-                    "category": verdict.category,
-                    "severity": verdict.severity,
-                    "description": verdict.description,
-                })
-            out.append({
-                "arn": rec.arn,
-                "resource_type": rec.resource_type_new,
-                "service": rec.service_new,
-                "region": rec.region_new,
-                "name": rec.name_new,
-                "change_type": "modified",
-                "severity": max_severity(v.severity for _, v in changes),
-                "categories": sorted({v.category for _, v in changes}),
-                "attribute_change_count": len(changes),
-            })
+            attr_rows.extend(_attribute_rows(rec.arn, changes))
+            out.append(_changed_resource(rec, "modified", changes))
         return out
+
+    def _replacements(self, old: pa.Table, new: pa.Table, added: pd.DataFrame, removed: pd.DataFrame,
+                      attr_rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], pd.DataFrame, pd.DataFrame]:
+        """Pair a removed and an added resource of one type with the same identity hint as `replaced`.
+
+        The hint is the CloudFormation stack + logical id tags, else the Name tag within the same
+        region and VPC; only hints unique on both sides pair up, so nothing is guessed.
+        """
+        if added.empty or removed.empty:
+            return [], added, removed
+        new_rows = _rows_by_arn(new, added["arn"].tolist(), ["configuration", "tags"])
+        old_rows = _rows_by_arn(old, removed["arn"].tolist(), ["configuration", "tags"])
+        new_hints = _unique_hints(added, new_rows, "_new")
+        old_hints = _unique_hints(removed, old_rows, "_old")
+        pairs = sorted((old_hints[h], new_hints[h]) for h in set(old_hints) & set(new_hints))
+        if not pairs:
+            return [], added, removed
+        out = []
+        by_new = {rec.arn: rec for rec in added.itertuples(index=False)}
+        for old_arn, new_arn in pairs:
+            rec = by_new[new_arn]
+            rtype = REGISTRY.get(rec.resource_type_new)
+            identity = [p for p in (rtype.id_field, rtype.arn_field) if p] if rtype else []
+            changes = [(c, v) for c, v in self.attribute_changes(
+                rec.resource_type_new, old_rows[old_arn], new_rows[new_arn]) if c.path not in identity]
+            link = AttributeChange("arn", "changed", old_arn, new_arn, "arn")
+            attr_rows.extend(_attribute_rows(new_arn, [(link, Classification(
+                "configuration", "info", f"Replaced {old_arn} (same identity: deleted and re-created)",
+                "replacement"))]))
+            attr_rows.extend(_attribute_rows(new_arn, changes))
+            row = _changed_resource(rec, "replaced", changes)
+            row["attribute_change_count"] = len(changes) + 1
+            out.append(row)
+        paired_old = {o for o, _ in pairs}
+        paired_new = {n for _, n in pairs}
+        return out, added[~added["arn"].isin(paired_new)], removed[~removed["arn"].isin(paired_old)]
 
     def _added_rows(self, new: pa.Table, added: pd.DataFrame) -> list[dict[str, Any]]:
         new_rows = _rows_by_arn(new, added["arn"].tolist(), ["configuration", "tags"])
@@ -331,6 +349,59 @@ class DeltaEngine:
 
 
 _NETWORK_TYPES = {"AWS::EC2::SecurityGroup", "AWS::EC2::VPC", "AWS::EC2::Subnet"}
+_CFN_STACK, _CFN_LOGICAL = "aws:cloudformation:stack-name", "aws:cloudformation:logical-id"
+
+
+def _attribute_rows(arn: str, changes: list[tuple[AttributeChange, Classification]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "arn": arn,
+            "path": change.path,
+            "change": change.change,
+            "old_value": None if change.change == "added" else canonical_json(change.old),
+            "new_value": None if change.change == "removed" else canonical_json(change.new),
+            "category": verdict.category,
+            "severity": verdict.severity,
+            "description": verdict.description,
+        }
+        for change, verdict in changes
+    ]
+
+
+def _changed_resource(rec: Any, change_type: str, changes: list[tuple[AttributeChange, Classification]]
+                      ) -> dict[str, Any]:
+    return {
+        "arn": rec.arn,
+        "resource_type": rec.resource_type_new,
+        "service": rec.service_new,
+        "region": rec.region_new,
+        "name": rec.name_new,
+        "change_type": change_type,
+        "severity": max_severity((v.severity for _, v in changes), default="info"),
+        "categories": sorted({v.category for _, v in changes}) or ["configuration"],
+        "attribute_change_count": len(changes),
+    }
+
+
+def _identity_hint(resource_type: str, region: str, row: Mapping[str, Any]) -> tuple[str, ...] | None:
+    tags = dict(row["tags"] or [])
+    if tags.get(_CFN_STACK) and tags.get(_CFN_LOGICAL):
+        return (resource_type, "cfn", tags[_CFN_STACK], tags[_CFN_LOGICAL])
+    if tags.get("Name"):
+        vpc = json.loads(row["configuration"]).get("VpcId", "")
+        return (resource_type, "name", region, str(vpc), tags["Name"])
+    return None
+
+
+def _unique_hints(frame: pd.DataFrame, rows: Mapping[str, Mapping[str, Any]], suffix: str) -> dict[tuple, str]:
+    """hint -> ARN for hints that occur exactly once on this side."""
+    seen: dict[tuple, list[str]] = {}
+    for rec in frame.itertuples(index=False):
+        values = rec._asdict()
+        hint = _identity_hint(values["resource_type" + suffix], values["region" + suffix], rows[rec.arn])
+        if hint is not None:
+            seen.setdefault(hint, []).append(rec.arn)
+    return {h: arns[0] for h, arns in seen.items() if len(arns) == 1}
 
 
 def _resource_table(rows: list[dict[str, Any]]) -> pa.Table:

@@ -19,10 +19,10 @@ from inventag_pipeline import steps
 from inventag_pipeline.aws.collector import CollectionFailed
 from inventag_pipeline.aws.session import CredentialsError
 from inventag_pipeline.core.accounts import AccountsConfigError, CollectionWindowError
-from inventag_pipeline.core.delta import DeltaEngine
+from inventag_pipeline.core.classify import RulesConfigError
 from inventag_pipeline.inventory import checks
 from inventag_pipeline.partitions import inventory_partitions, split_key
-from inventag_pipeline.resources import AwsInventoryResource, InventoryStoreResource
+from inventag_pipeline.resources import AwsInventoryResource, DeltaRulesResource, InventoryStoreResource
 from inventag_pipeline.store.store import IntegrityError, Partition
 
 GROUP = "inventory"
@@ -136,11 +136,12 @@ def inventory_snapshot(context: AssetExecutionContext, store: InventoryStoreReso
         "classified by category and severity; scopes not collected on either side are listed as unverified."
     ),
 )
-def inventory_delta(context: AssetExecutionContext, store: InventoryStoreResource) -> MaterializeResult:
+def inventory_delta(context: AssetExecutionContext, store: InventoryStoreResource,
+                    delta_rules: DeltaRulesResource) -> MaterializeResult:
     part = _partition(context)
     try:
-        result = steps.compute_delta(store.store(), part, DeltaEngine())
-    except (steps.StepError, IntegrityError) as exc:
+        result = steps.compute_delta(store.store(), part, delta_rules.engine())
+    except (steps.StepError, IntegrityError, RulesConfigError) as exc:
         raise Failure(description=str(exc), allow_retries=False) from exc
     summary = result.summary
     severity = summary["counts"]["severity"]

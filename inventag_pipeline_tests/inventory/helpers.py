@@ -7,7 +7,7 @@ from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from inventag_pipeline.definitions import defs
 from inventag_pipeline.partitions import ACCOUNTS_PARTITION, partition_key
-from inventag_pipeline.resources import AwsInventoryResource, InventoryStoreResource
+from inventag_pipeline.resources import AwsInventoryResource, DeltaRulesResource, InventoryStoreResource
 
 CHAIN = ("raw_inventory", "inventory_snapshot", "inventory_delta", "changelog")
 ACCOUNT = "123456789012"
@@ -27,6 +27,7 @@ def run_day(instance: DagsterInstance, url: str, storage: str, date: str, *, key
     resources = {
         "aws": AwsInventoryResource(simulator_url=url, **aws_fields),
         "store": InventoryStoreResource(storage_uri=storage),
+        "delta_rules": DeltaRulesResource(),
     }
     # Make this instance's defs-state storage the current one. Under pytest-xdist a storage left
     # current by an earlier test's (closed) instance was seen here; materialize() consults it while
