@@ -37,6 +37,15 @@ def max_severity(severities: Iterable[str], default: str = "info") -> str:
 # --- named conditions ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Context:
+    """What a condition may know besides the change: whose resource it is and the tag policy."""
+
+    account_id: str | None = None
+    required_tags: tuple[str, ...] = DEFAULT_REQUIRED_TAGS
+
+
+
 def _rule_items(value: Any) -> list[Mapping[str, Any]]:
     if isinstance(value, Mapping) and "Source" in value:
         return [value]
@@ -57,17 +66,17 @@ def _covers_admin_port(rule: Mapping[str, Any]) -> bool:
     return any(low <= port <= high for port in ADMIN_PORTS)
 
 
-def _world_open(change: AttributeChange) -> bool:
+def _world_open(change: AttributeChange, ctx: Context) -> bool:
     return change.change != "removed" and any(r.get("Source") in WORLD_CIDRS for r in _rule_items(change.new))
 
 
-def _world_open_admin(change: AttributeChange) -> bool:
+def _world_open_admin(change: AttributeChange, ctx: Context) -> bool:
     return change.change != "removed" and any(
         r.get("Source") in WORLD_CIDRS and _covers_admin_port(r) for r in _rule_items(change.new)
     )
 
 
-def _flags_weakened(change: AttributeChange) -> bool:
+def _flags_weakened(change: AttributeChange, ctx: Context) -> bool:
     """A block/guard turned off: removed entirely, or any True flag now False."""
     if change.change == "removed":
         return True
@@ -101,7 +110,7 @@ def _principals(statement: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def _public_grant(change: AttributeChange) -> bool:
+def _public_grant(change: AttributeChange, ctx: Context) -> bool:
     """The new value allows `*` as principal (a bucket, queue or topic policy made public)."""
     if change.change == "removed":
         return False
@@ -113,7 +122,7 @@ def _public_grant(change: AttributeChange) -> bool:
     )
 
 
-def _wildcard_grant(change: AttributeChange) -> bool:
+def _wildcard_grant(change: AttributeChange, ctx: Context) -> bool:
     """An Allow gains `*` (or `service:*`… only `*` itself) as action or resource."""
     if change.change == "removed":
         return False
@@ -126,7 +135,7 @@ def _wildcard_grant(change: AttributeChange) -> bool:
     )
 
 
-def _trust_widened(change: AttributeChange) -> bool:
+def _trust_widened(change: AttributeChange, ctx: Context) -> bool:
     """A trust policy now admits `*` or a principal from another AWS account."""
     if change.change == "removed":
         return False
@@ -134,14 +143,20 @@ def _trust_widened(change: AttributeChange) -> bool:
         principals = [change.new]
     else:
         principals = [p for s in _statements(change.new) if s.get("Effect") == "Allow" for p in _principals(s)]
-    return any(p == "*" or re.match(r"^(arn:aws[\w-]*:iam::)?\d{12}", str(p)) for p in principals)
+    return any(p == "*" or _foreign_account(str(p), ctx.account_id) for p in principals)
 
 
-def _became(value: Any) -> Callable[[AttributeChange], bool]:
-    return lambda change: change.change != "removed" and change.new == value
+def _foreign_account(principal: str, own_account: str | None) -> bool:
+    """An AWS account id or IAM ARN of an account other than the resource's own."""
+    match = re.match(r"^(?:arn:aws[\w-]*:iam::)?(\d{12})(?::|$)", principal)
+    return bool(match) and match.group(1) != own_account
 
 
-def _encryption_weakened(change: AttributeChange) -> bool:
+def _became(value: Any) -> Callable[[AttributeChange, Context], bool]:
+    return lambda change, _ctx: change.change != "removed" and change.new == value
+
+
+def _encryption_weakened(change: AttributeChange, ctx: Context) -> bool:
     if change.change == "removed":
         return True
     if change.change == "changed":
@@ -149,17 +164,17 @@ def _encryption_weakened(change: AttributeChange) -> bool:
     return False
 
 
-def _required_tag_lost(change: AttributeChange) -> bool:
+def _required_tag_lost(change: AttributeChange, ctx: Context) -> bool:
     key = change.path.split(".", 1)[1] if "." in change.path else ""
-    return change.change == "removed" and key in DEFAULT_REQUIRED_TAGS
+    return change.change == "removed" and key in ctx.required_tags
 
 
-def _admin_policy_attached(change: AttributeChange) -> bool:
+def _admin_policy_attached(change: AttributeChange, ctx: Context) -> bool:
     value = change.new if isinstance(change.new, Mapping) else {}
     return change.change == "added" and str(value.get("PolicyArn", "")).endswith(":policy/AdministratorAccess")
 
 
-CONDITIONS: Mapping[str, Callable[[AttributeChange], bool]] = {
+CONDITIONS: Mapping[str, Callable[[AttributeChange, Context], bool]] = {
     "world_open_admin_port": _world_open_admin,
     "world_open": _world_open,
     "flags_weakened": _flags_weakened,
@@ -216,12 +231,12 @@ class Rule:
         kwargs.setdefault("description", "{field} {verb}")
         return cls(**kwargs)
 
-    def matches(self, resource_type: str, change: AttributeChange) -> bool:
+    def matches(self, resource_type: str, change: AttributeChange, ctx: Context = Context()) -> bool:
         if change.change not in self.changes or not self._regex.match(change.path):
             return False
         if not any(fnmatch.fnmatchcase(resource_type, t) for t in self.types):
             return False
-        return self.when is None or CONDITIONS[self.when](change)
+        return self.when is None or CONDITIONS[self.when](change, ctx)
 
 
 _SG = ("AWS::EC2::SecurityGroup",)
@@ -331,14 +346,14 @@ class Classifier:
     def ignored(self, path: str) -> bool:
         return any(p.match(path) for p in self.ignore)
 
-    def classify(self, resource_type: str, change: AttributeChange) -> Classification:
+    def classify(self, resource_type: str, change: AttributeChange, ctx: Context = Context()) -> Classification:
         rtype = REGISTRY.get(resource_type)
         operational = rtype.operational_paths if rtype else ()
         if any(change.pattern == p or change.pattern.startswith(p + ".") for p in operational):
             category, severity, template, rule_name = (*_OPERATIONAL, "operational-state")
         else:
             for rule in self.rules:
-                if rule.matches(resource_type, change):
+                if rule.matches(resource_type, change, ctx):
                     category, severity, template, rule_name = (
                         rule.category, rule.severity, rule.description, rule.name)
                     break

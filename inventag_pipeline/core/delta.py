@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from inventag_pipeline.core.canonical import KeyResolver, canonical_json, strip_paths
-from inventag_pipeline.core.classify import SEVERITY_RANK, Classification, Classifier, max_severity
+from inventag_pipeline.core.classify import SEVERITY_RANK, Classification, Classifier, Context, max_severity
 from inventag_pipeline.core.compliance import compliance_stats, required_tags_mask
 from inventag_pipeline.core.diff import AttributeChange, diff_documents
 from inventag_pipeline.core.registry import DEFAULT_REQUIRED_TAGS, GLOBAL_REGION, REGISTRY
@@ -120,8 +120,14 @@ class DeltaEngine:
 
     # --- attribute level --------------------------------------------------------------------
 
-    def attribute_changes(self, resource_type: str, old: Mapping[str, Any], new: Mapping[str, Any]
-                          ) -> list[tuple[AttributeChange, Any]]:
+    def _context(self, arn: str) -> Context:
+        parts = arn.split(":")
+        return Context(account_id=parts[4] if len(parts) > 4 and parts[4] else None,
+                       required_tags=self.required_tags)
+
+    def attribute_changes(self, resource_type: str, old: Mapping[str, Any], new: Mapping[str, Any],
+                          arn: str = "") -> list[tuple[AttributeChange, Any]]:
+        ctx = self._context(arn or (new or {}).get("arn") or (old or {}).get("arn") or "")
         rtype = REGISTRY.get(resource_type)
         keys = KeyResolver(rtype)
         volatile = rtype.volatile_paths if rtype else ()
@@ -133,16 +139,18 @@ class DeltaEngine:
         for change in changes:
             if self.classifier.ignored(change.path):
                 continue
-            out.append((change, self.classifier.classify(resource_type, change)))
+            out.append((change, self.classifier.classify(resource_type, change, ctx)))
         return out
 
-    def _risk_of_new_resource(self, resource_type: str, row: Mapping[str, Any]) -> tuple[str, list[str], list[str]]:
+    def _risk_of_new_resource(self, resource_type: str, row: Mapping[str, Any], arn: str = ""
+                              ) -> tuple[str, list[str], list[str]]:
         """Rate an added resource by what it is: diff it against its own empty shape."""
+        ctx = self._context(arn)
         rtype = REGISTRY.get(resource_type)
         config, _tags = _document(row, rtype.volatile_paths if rtype else ())
         severities, categories, reasons = [], [], []
         for change in diff_documents(_skeleton(config), config, KeyResolver(rtype)):
-            verdict = self.classifier.classify(resource_type, change)
+            verdict = self.classifier.classify(resource_type, change, ctx)
             if (verdict.category in ("security", "iam", "network")
                     and SEVERITY_RANK[verdict.severity] >= SEVERITY_RANK["high"]):
                 severities.append(verdict.severity)
@@ -207,7 +215,7 @@ class DeltaEngine:
         new_rows = _rows_by_arn(new, arns, ["configuration", "tags"])
         out = []
         for rec in modified.itertuples(index=False):
-            changes = self.attribute_changes(rec.resource_type_new, old_rows[rec.arn], new_rows[rec.arn])
+            changes = self.attribute_changes(rec.resource_type_new, old_rows[rec.arn], new_rows[rec.arn], rec.arn)
             if not changes:
                 continue  # every difference was an ignored field
             attr_rows.extend(_attribute_rows(rec.arn, changes))
@@ -237,7 +245,7 @@ class DeltaEngine:
             rtype = REGISTRY.get(rec.resource_type_new)
             identity = [p for p in (rtype.id_field, rtype.arn_field) if p] if rtype else []
             changes = [(c, v) for c, v in self.attribute_changes(
-                rec.resource_type_new, old_rows[old_arn], new_rows[new_arn]) if c.path not in identity]
+                rec.resource_type_new, old_rows[old_arn], new_rows[new_arn], new_arn) if c.path not in identity]
             link = AttributeChange("arn", "changed", old_arn, new_arn, "arn")
             attr_rows.extend(_attribute_rows(new_arn, [(link, Classification(
                 "configuration", "info", f"Replaced {old_arn} (same identity: deleted and re-created)",
@@ -254,7 +262,7 @@ class DeltaEngine:
         new_rows = _rows_by_arn(new, added["arn"].tolist(), ["configuration", "tags"])
         out = []
         for rec in added.itertuples(index=False):
-            severity, categories, _ = self._risk_of_new_resource(rec.resource_type_new, new_rows[rec.arn])
+            severity, categories, _ = self._risk_of_new_resource(rec.resource_type_new, new_rows[rec.arn], rec.arn)
             out.append({
                 "arn": rec.arn, "resource_type": rec.resource_type_new, "service": rec.service_new,
                 "region": rec.region_new, "name": rec.name_new, "change_type": "added", "severity": severity,

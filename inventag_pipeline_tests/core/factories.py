@@ -196,8 +196,8 @@ def scope(service: str, region: str, status: str = "ok", error: str | None = Non
 
 
 def as_row(rec: CanonicalRecord) -> dict[str, Any]:
-    """The two columns the delta engine reads for an attribute diff, as stored in a snapshot."""
-    return {"configuration": canonical_json(rec.configuration), "tags": sorted(rec.tags.items())}
+    """The columns the delta engine reads for an attribute diff, as stored in a snapshot."""
+    return {"arn": rec.arn, "configuration": canonical_json(rec.configuration), "tags": sorted(rec.tags.items())}
 
 
 def rows(tbl: pa.Table, *columns: str) -> set[tuple[Any, ...]]:

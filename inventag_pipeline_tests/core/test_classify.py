@@ -13,6 +13,7 @@ from inventag_pipeline.core.classify import (
     SEVERITIES,
     Classification,
     Classifier,
+    Context,
     Rule,
     load_rules,
     max_severity,
@@ -35,6 +36,12 @@ from inventag_pipeline_tests.core.factories import (
 )
 
 SG_TYPE = "AWS::EC2::SecurityGroup"
+
+
+
+def _with_context(condition):
+    """Conditions also see whose resource it is: the factories' account."""
+    return lambda change: condition(change, Context(account_id=ACCOUNT))
 
 
 def verdicts(old: CanonicalRecord, new: CanonicalRecord, engine: DeltaEngine | None = None
@@ -231,7 +238,7 @@ def test_iam_policy_narrow_change_is_medium():
 
 
 def test_wildcard_condition_on_an_action_path():
-    cond = CONDITIONS["wildcard_grant"]
+    cond = _with_context(CONDITIONS["wildcard_grant"])
     at = "PolicyDocument.Statement[Sid=A].Action[*]"
     assert cond(AttributeChange(at, "added", None, "*", "PolicyDocument.Statement[].Action[]"))
     assert not cond(AttributeChange(at.replace("*]", "s3:*]"), "added", None, "s3:*",
@@ -269,7 +276,7 @@ def test_trust_policy_change_to_a_service_principal_is_medium():
 
 
 def test_trust_condition_on_a_principal_path():
-    cond = CONDITIONS["trust_widened"]
+    cond = _with_context(CONDITIONS["trust_widened"])
     at = "AssumeRolePolicyDocument.Statement[Sid=T].Principal.AWS[{}]"
     pattern = "AssumeRolePolicyDocument.Statement[].Principal.AWS[]"
     assert cond(AttributeChange(at.format("*"), "added", None, "*", pattern))
@@ -279,9 +286,6 @@ def test_trust_condition_on_a_principal_path():
     assert not cond(AttributeChange(at.format("*"), "removed", "*", None, pattern))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: classify.py _trust_widened matches any 12-digit account (the docstring says 'another AWS account'); "
-    "a role trusting another role of its own account is rated critical"))
 def test_trust_policy_gaining_a_principal_of_the_same_account_is_not_critical():
     new = role("r", trust=_trust({"AWS": f"arn:aws:iam::{ACCOUNT}:role/deployer"}))
     assert summary_of(role("r"), new) == {
@@ -291,7 +295,7 @@ def test_trust_policy_gaining_a_principal_of_the_same_account_is_not_critical():
 
 
 def test_public_grant_condition_on_a_principal_path():
-    cond = CONDITIONS["public_grant"]
+    cond = _with_context(CONDITIONS["public_grant"])
     pattern = "Policy.Statement[].Principal.AWS[]"
     assert cond(AttributeChange("Policy.Statement[Sid=A].Principal.AWS[*]", "added", None, "*", pattern))
     assert not cond(AttributeChange("Policy.Statement[Sid=A].Principal.AWS[x]", "added", None, "arn:x", pattern))

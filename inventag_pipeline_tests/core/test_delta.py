@@ -342,9 +342,6 @@ def test_custom_required_tags():
         ["Team"], 50.0, 100.0, [f"arn:aws:sqs:us-east-1:{ACCOUNT}:b"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: classify.py _required_tag_lost checks DEFAULT_REQUIRED_TAGS, not DeltaEngine(required_tags=...); with "
-    "a custom policy the compliance stats use 'Team' while classification still flags 'Owner' and not 'Team'"))
 def test_custom_required_tags_drive_the_required_tag_removed_classification():
     engine = DeltaEngine(required_tags=["Team"])
     result = engine.compute(table(_tagged("a", Team="x", Owner="y")), table(_tagged("a")))
