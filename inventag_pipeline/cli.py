@@ -139,6 +139,14 @@ def _simulator_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulator_stop(args: argparse.Namespace) -> int:
+    from inventag_pipeline.aws.simulator_launch import stop_simulator
+
+    pid = stop_simulator()
+    print(f"stopped the simulated account (pid {pid})" if pid else "no background simulated account is running")
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     from inventag_pipeline.dev import run_dev
 
@@ -172,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=5555)
     serve.add_argument("--day", type=int, default=3, choices=(1, 2, 3), help="scenario day to present")
     serve.set_defaults(func=_simulator_serve)
+    stop = sim_sub.add_parser("stop", help="stop the simulated account a Dagster run started in the background")
+    stop.set_defaults(func=_simulator_stop)
 
     dev = sub.add_parser("dev", help="demo history + simulator + `dagster dev` on 127.0.0.1:3000")
     dev.add_argument("--port", type=int, default=3000)

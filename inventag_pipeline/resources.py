@@ -46,6 +46,8 @@ class AwsInventoryResource(ConfigurableResource):
     max_attempts: int = 6
     collection_grace_hours: float = 24.0
     allow_outside_window: bool = False
+    # With no accounts configured, start the simulated account in the background if it is not running.
+    auto_start_simulator: bool = True
 
     def accounts(self) -> list[Account]:
         return load_accounts(self.accounts_file or os.environ.get("INVENTAG_ACCOUNTS_FILE") or None)
@@ -78,6 +80,14 @@ class AwsInventoryResource(ConfigurableResource):
             return None
         check_collection_window(day, now, self.collection_grace_hours)
         return None
+
+    def ensure_simulator(self, account: Account) -> int | None:
+        """Start the simulated account if it is the target and nothing answers; returns the new PID."""
+        if not (account.simulated and self.auto_start_simulator):
+            return None
+        from inventag_pipeline.aws.simulator_launch import ensure_simulator
+
+        return ensure_simulator(self.settings().simulator_url)
 
     def collect(self, account: Account) -> tuple[Collection, AuditLog]:
         audit = AuditLog()

@@ -56,6 +56,10 @@ def raw_inventory(context: AssetExecutionContext, aws: AwsInventoryResource,
     try:
         account = aws.account(part.account)
         note = aws.check_window(dt.date.fromisoformat(part.date), steps.utc_now())
+        started = aws.ensure_simulator(account)
+        if started:
+            context.log.info(f"started the simulated AWS account in the background (pid {started}); "
+                             "stop it with `inventag simulator stop`")
         collection, audit = aws.collect(account)
     except (AccountsConfigError, CollectionWindowError, CredentialsError) as exc:
         # Configuration problems: retrying cannot help, so fail at once with the message.

@@ -74,7 +74,7 @@ def test_collection_window_is_enforced_without_override(tmp_path, instance, moto
 
 def test_simulator_not_running_says_how_to_start_it(tmp_path, instance, closed_port_url):
     result = run_day(instance, closed_port_url, str(tmp_path / "store"), DAY, max_attempts=1,
-                     raise_on_error=False)
+                     auto_start_simulator=False, raise_on_error=False)
     message = failure_message(result)
     assert f"the simulated AWS account is not answering at {closed_port_url}" in message
     assert "make dev" in message

@@ -1,0 +1,29 @@
+"""The background simulated account that lets plain `dagster dev` work without configuration."""
+
+from __future__ import annotations
+
+import time
+
+from inventag_pipeline.aws.simulator_launch import answers, ensure_simulator, pid_file, stop_simulator
+
+
+def test_starts_once_answers_and_stops(tmp_path, closed_port_url):
+    pid = ensure_simulator(closed_port_url, state_dir=tmp_path)
+    try:
+        assert pid is not None
+        assert answers(closed_port_url)
+        assert pid_file(tmp_path).read_text() == str(pid)
+        assert ensure_simulator(closed_port_url, state_dir=tmp_path) is None  # already running
+        assert "simulated AWS account 123456789012" in (tmp_path / "simulator.log").read_text()
+    finally:
+        assert stop_simulator(tmp_path) == pid
+    deadline = time.monotonic() + 15
+    while answers(closed_port_url) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not answers(closed_port_url)
+    assert stop_simulator(tmp_path) is None
+
+
+def test_never_starts_for_a_remote_endpoint(tmp_path):
+    assert ensure_simulator("http://192.0.2.1:5555", state_dir=tmp_path) is None
+    assert not pid_file(tmp_path).exists()
