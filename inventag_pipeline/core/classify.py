@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from inventag_pipeline.core.canonical import item_key
 from inventag_pipeline.core.diff import AttributeChange
 from inventag_pipeline.core.registry import DEFAULT_REQUIRED_TAGS, REGISTRY
 
@@ -43,6 +44,28 @@ class Context:
 
     account_id: str | None = None
     required_tags: tuple[str, ...] = DEFAULT_REQUIRED_TAGS
+    # The new configuration, so a change inside a list item can look at the item around it.
+    new_document: Mapping[str, Any] | None = None
+
+
+_SEGMENT = re.compile(r"([^.\[]+)((?:\[[^\]]*\])*)")
+
+
+def enclosing_statement(change: AttributeChange, ctx: Context) -> Mapping[str, Any] | None:
+    """The policy statement (in the new document) that a per-item change sits in, if any."""
+    if ctx.new_document is None or ".Statement[" not in change.path:
+        return None
+    head = change.path[: change.path.index(".Statement[")]
+    rest = change.path[len(head) + len(".Statement["):]
+    key = rest[: rest.index("]")]
+    node: Any = ctx.new_document
+    for part in head.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    statements = node.get("Statement") if isinstance(node, Mapping) else None
+    for statement in statements or []:
+        if isinstance(statement, Mapping) and key in (item_key(statement, ("Sid",)), item_key(statement, None)):
+            return statement
+    return None
 
 
 
@@ -115,6 +138,9 @@ def _public_grant(change: AttributeChange, ctx: Context) -> bool:
     if change.change == "removed":
         return False
     if change.pattern.endswith("Principal.AWS[]") or change.pattern.endswith("Principal[]"):
+        statement = enclosing_statement(change, ctx)
+        if statement is not None and (statement.get("Effect") != "Allow" or statement.get("Condition")):
+            return False
         return change.new == "*"
     return any(
         s.get("Effect") == "Allow" and "*" in _principals(s) and not s.get("Condition")
@@ -126,13 +152,24 @@ def _wildcard_grant(change: AttributeChange, ctx: Context) -> bool:
     """An Allow gains `*` (or `service:*`… only `*` itself) as action or resource."""
     if change.change == "removed":
         return False
-    if re.search(r"\.(Action|Resource)\[[^\]]*\]$", change.path):
-        return change.new in ("*", "*:*")
-    return any(
-        s.get("Effect") == "Allow"
-        and ({"*", "*:*"} & set(s.get("Action", [])) or "*" in s.get("Resource", []))
-        for s in _statements(change.new)
-    )
+    if re.search(r"\.Action\[[^\]]*\]$", change.path):
+        statement = enclosing_statement(change, ctx)
+        return change.new in ("*", "*:*") and (statement is None or statement.get("Effect") == "Allow")
+    if re.search(r"\.Resource\[[^\]]*\]$", change.path):
+        statement = enclosing_statement(change, ctx)
+        return change.new == "*" and statement is not None and _broad_allow(statement)
+    return any((_broad_allow(s) and "*" in s.get("Resource", ["*"])) or _all_actions(s)
+               for s in _statements(change.new))
+
+
+def _all_actions(statement: Mapping[str, Any]) -> bool:
+    return statement.get("Effect") == "Allow" and bool({"*", "*:*"} & set(statement.get("Action", [])))
+
+
+def _broad_allow(statement: Mapping[str, Any]) -> bool:
+    """Allow of every action, or of a whole service (`s3:*`): with Resource `*` that is full control."""
+    actions = statement.get("Action", [])
+    return statement.get("Effect") == "Allow" and any(a == "*" or str(a).endswith(":*") for a in actions)
 
 
 def _trust_widened(change: AttributeChange, ctx: Context) -> bool:
@@ -140,6 +177,9 @@ def _trust_widened(change: AttributeChange, ctx: Context) -> bool:
     if change.change == "removed":
         return False
     if change.path.endswith("]") and ".Principal.AWS[" in change.path:
+        statement = enclosing_statement(change, ctx)
+        if statement is not None and statement.get("Effect") != "Allow":
+            return False
         principals = [change.new]
     else:
         principals = [p for s in _statements(change.new) if s.get("Effect") == "Allow" for p in _principals(s)]
@@ -160,13 +200,27 @@ def _encryption_weakened(change: AttributeChange, ctx: Context) -> bool:
     if change.change == "removed":
         return True
     if change.change == "changed":
-        return change.new in (False, "Disabled", "DISABLED", None) or "kms" in change.path.lower()
+        return (change.new in (False, None) or str(change.new).lower() in ("false", "disabled")
+                or "kms" in change.path.lower())
     return False
 
 
 def _required_tag_lost(change: AttributeChange, ctx: Context) -> bool:
     key = change.path.split(".", 1)[1] if "." in change.path else ""
     return change.change == "removed" and key in ctx.required_tags
+
+
+def _made_public_status(change: AttributeChange, ctx: Context) -> bool:
+    """S3 PolicyStatus: IsPublic became true, or a first PolicyStatus arrived already public."""
+    if change.change == "removed":
+        return False
+    if isinstance(change.new, Mapping):
+        return change.new.get("IsPublic") is True
+    return change.new is True
+
+
+def _became_value(*values: Any) -> Callable[[AttributeChange, Context], bool]:
+    return lambda change, _ctx: change.change != "removed" and change.new in values
 
 
 def _admin_policy_attached(change: AttributeChange, ctx: Context) -> bool:
@@ -186,6 +240,10 @@ CONDITIONS: Mapping[str, Callable[[AttributeChange, Context], bool]] = {
     "encryption_weakened": _encryption_weakened,
     "required_tag_lost": _required_tag_lost,
     "admin_policy_attached": _admin_policy_attached,
+    "made_public_status": _made_public_status,
+    "became_false": _became(False),
+    "became_pending_deletion": _became_value("PendingDeletion", "PendingReplicaDeletion"),
+    "versioning_suspended": _became_value("Suspended"),
 }
 
 
@@ -202,6 +260,8 @@ class Rule:
     types: tuple[str, ...] = ("*",)
     changes: tuple[str, ...] = ("added", "removed", "changed")
     when: str | None = None
+    # Evaluated before the type's operational paths (a key scheduled for deletion is not "info").
+    overrides_operational: bool = False
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -218,7 +278,8 @@ class Rule:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Rule:
-        allowed = {"name", "path", "category", "severity", "description", "types", "changes", "when"}
+        allowed = {"name", "path", "category", "severity", "description", "types", "changes", "when",
+                   "overrides_operational"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"rule {data.get('name')!r}: unknown key(s) {sorted(unknown)}")
@@ -249,6 +310,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
          types=_SG, changes=("added", "changed"), when="world_open_admin_port"),
     Rule("sg-world-open", r"IpPermissions\[", "security", "high",
          "Ingress {new} is open to the internet", types=_SG, changes=("added", "changed"), when="world_open"),
+    Rule("sg-rule-description", r"IpPermissions(Egress)?\[[^\]]*\]\.Description$", "configuration", "low",
+         "Rule description {verb}: {old} → {new}", types=_SG),
     Rule("sg-rule", r"IpPermissions(Egress)?\[", "network", "medium", "Rule {value} {verb}", types=_SG),
     Rule("s3-public-access-block-removed", r"PublicAccessBlock$", "security", "critical",
          "Public access block removed: the bucket no longer blocks public ACLs or public policies",
@@ -258,8 +321,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
          when="flags_weakened"),
     Rule("s3-public-access-block", r"PublicAccessBlock", "security", "low",
          "Public access block {verb}: {new}", types=("AWS::S3::Bucket",)),
-    Rule("s3-policy-status-public", r"PolicyStatus\.IsPublic", "security", "critical",
-         "Bucket policy now makes the bucket public", types=("AWS::S3::Bucket",), when="became_true"),
+    Rule("s3-policy-status-public", r"PolicyStatus(\.IsPublic)?$", "security", "critical",
+         "Bucket policy now makes the bucket public", types=("AWS::S3::Bucket",), when="made_public_status"),
+    Rule("s3-versioning-suspended", r"Versioning\.Status$", "security", "medium",
+         "Versioning suspended: overwritten and deleted objects can no longer be recovered",
+         types=("AWS::S3::Bucket",), when="versioning_suspended"),
     Rule("resource-policy-public", r"(Policy|Attributes\.Policy)\b", "security", "critical",
          "Resource policy grants access to everyone (*)", types=_POLICY_TYPES, when="public_grant"),
     Rule("resource-policy", r"(Policy|Attributes\.Policy)\b", "iam", "medium",
@@ -282,6 +348,15 @@ DEFAULT_RULES: tuple[Rule, ...] = (
          "AdministratorAccess attached", types=_IAM, when="admin_policy_attached"),
     Rule("iam-attachments", r"(AttachedManagedPolicies|InlinePolicyNames|Groups)\b", "iam", "medium",
          "{field} {verb}: {value}", types=_IAM),
+    Rule("iam-mfa-removed", r"MFADevices\b", "security", "medium", "MFA device removed: {old}",
+         types=("AWS::IAM::User",), changes=("removed",)),
+    Rule("kms-pending-deletion", r"KeyState$", "security", "high",
+         "Key scheduled for deletion: data encrypted with it becomes unreadable when it is deleted",
+         types=("AWS::KMS::Key",), when="became_pending_deletion", overrides_operational=True),
+    Rule("kms-rotation-disabled", r"KeyRotationEnabled$", "security", "medium", "Automatic key rotation turned off",
+         types=("AWS::KMS::Key",), when="became_false"),
+    Rule("execution-role", r"(Role|IamInstanceProfile)\b", "iam", "medium", "{field} {verb}: {old} → {new}",
+         types=("AWS::Lambda::Function", "AWS::EC2::Instance")),
     Rule("imds-v1-allowed", r"MetadataOptions\.HttpTokens", "security", "medium",
          "IMDSv2 no longer required (HttpTokens {old} → {new})",
          types=("AWS::EC2::Instance",), when="became_optional"),
@@ -291,7 +366,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
          "Function access changed: {field} {verb}", types=("AWS::Lambda::Function",)),
     Rule("network-placement",
          r"(VpcId|SubnetId|SecurityGroups|VpcSecurityGroups|VpcConfig|PublicIpAddress|PublicDnsName"
-         r"|NetworkInterfaces|CidrBlock|Ipv6CidrBlock|MapPublicIpOnLaunch|DBSubnetGroup|PrivateIpAddress)\b",
+         r"|NetworkInterfaces|CidrBlock|Ipv6CidrBlock|CidrBlockAssociationSet|Ipv6CidrBlockAssociationSet"
+         r"|MapPublicIpOnLaunch|PublicIpAssigned|DBSubnetGroup|PrivateIpAddress)\b",
          "network", "medium", "{field} {verb}: {old} → {new}"),
     Rule("required-tag-removed", r"tags\.", "compliance", "medium",
          "Required tag {field} removed (was {old})", when="required_tag_lost"),
@@ -349,7 +425,11 @@ class Classifier:
     def classify(self, resource_type: str, change: AttributeChange, ctx: Context = Context()) -> Classification:
         rtype = REGISTRY.get(resource_type)
         operational = rtype.operational_paths if rtype else ()
-        if any(change.pattern == p or change.pattern.startswith(p + ".") for p in operational):
+        first = next((r for r in self.rules if r.overrides_operational and r.matches(resource_type, change, ctx)),
+                     None)
+        if first is not None:
+            category, severity, template, rule_name = (first.category, first.severity, first.description, first.name)
+        elif any(change.pattern == p or change.pattern.startswith(p + ".") for p in operational):
             category, severity, template, rule_name = (*_OPERATIONAL, "operational-state")
         else:
             for rule in self.rules:

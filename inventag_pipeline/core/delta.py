@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -133,6 +133,7 @@ class DeltaEngine:
         volatile = rtype.volatile_paths if rtype else ()
         old_config, old_tags = _document(old, volatile) if old else ({}, {})
         new_config, new_tags = _document(new, volatile) if new else ({}, {})
+        ctx = replace(ctx, new_document=new_config)
         changes = diff_documents(old_config, new_config, keys)
         changes += diff_documents(old_tags, new_tags, keys, prefix="tags")
         out = []

@@ -109,6 +109,8 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
             "PublicDnsName",
             "NetworkInterfaces[].Association",
             "NetworkInterfaces[].PrivateIpAddresses[].Association",
+            # Repeats the top-level SecurityGroups, which is where a membership change is reported.
+            "NetworkInterfaces[].Groups",
         ),
         operational_paths=("State", "Monitoring.State"),
         list_keys={
@@ -386,6 +388,7 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
             "ProvisionedThroughput.LastIncreaseDateTime",
             "ProvisionedThroughput.LastDecreaseDateTime",
             "ProvisionedThroughput.NumberOfDecreasesToday",
+            "BillingModeSummary.LastUpdateToPayPerRequestDateTime",
             "GlobalSecondaryIndexes[].ItemCount",
             "GlobalSecondaryIndexes[].IndexSizeBytes",
         ),
