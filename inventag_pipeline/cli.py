@@ -35,10 +35,12 @@ def _accounts_sync(args: argparse.Namespace) -> int:
 
 
 def _read_side(path: Path):
-    """A snapshot file plus, when present, its manifest and relationships beside it."""
+    """A snapshot file (key columns in memory) plus, when present, its manifest and relationships."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from inventag_pipeline.core.snapshot import schema_problems, sha256_hex
+    from inventag_pipeline.core.delta import SnapshotRows
+    from inventag_pipeline.core.snapshot import arn_problems, column_problems, sha256_hex
 
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
@@ -48,16 +50,20 @@ def _read_side(path: Path):
     if manifest.get("sha256") and manifest["sha256"] != sha256_hex(data):
         raise ValueError(f"{path} is corrupted: its SHA-256 does not match {manifest_path}")
     try:
-        table = pq.read_table(path)
-    except Exception as exc:
+        schema = pq.ParquetFile(pa.BufferReader(data)).schema_arrow
+    except Exception as exc:  # any reader error means "not a snapshot"
         raise ValueError(f"{path} is not a readable Parquet file: {exc}") from None
-    problems = schema_problems(table)
+    problems = column_problems(schema)
+    if problems:
+        raise ValueError(f"{path} is not an inventory snapshot: " + "; ".join(problems))
+    rows = SnapshotRows.from_parquet(pa.BufferReader(data))
+    problems = arn_problems(rows.column("arn"))
     if problems:
         raise ValueError(f"{path} is not an inventory snapshot: " + "; ".join(problems))
     # The store keeps relationships in a sibling tree: relationships/account=A/date=D/.
     edges_path = Path(str(path.parent).replace("/snapshots/", "/relationships/", 1)) / "relationships.parquet"
     edges = pq.read_table(edges_path) if edges_path.is_file() else None
-    return table, manifest, edges
+    return rows, manifest, edges
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -89,8 +95,7 @@ def _diff(args: argparse.Namespace) -> int:
         old_relationships=old_edges, new_relationships=new_edges,
     )
     summary = result.summary
-    summary["account_id"] = new_manifest.get("account_id") or (new.column("account_id")[0].as_py()
-                                                               if new.num_rows else "")
+    summary["account_id"] = new_manifest.get("account_id") or ""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     pq.write_table(result.resource_changes, out / "resource_changes.parquet", compression="zstd")

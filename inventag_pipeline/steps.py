@@ -18,7 +18,7 @@ from inventag_pipeline.aws.collector import Collection
 from inventag_pipeline.aws.guard import AuditLog, classify_operation
 from inventag_pipeline.core.canonical import canonical_record
 from inventag_pipeline.core.changelog import ChangelogDocuments, render_changelog
-from inventag_pipeline.core.delta import DeltaEngine, DeltaResult
+from inventag_pipeline.core.delta import DeltaEngine, DeltaResult, SnapshotRows
 from inventag_pipeline.core.registry import REGISTRY
 from inventag_pipeline.core.snapshot import (
     SCHEMA_VERSION,
@@ -168,12 +168,26 @@ def verify_snapshot(store: InventoryStore, part: Partition) -> dict[str, Any]:
 # --- delta -----------------------------------------------------------------------------------------
 
 
+def load_snapshot_rows(store: InventoryStore, part: Partition) -> tuple[SnapshotRows, dict[str, Any]]:
+    """A verified snapshot with only its key columns in memory (configurations read on demand)."""
+    folder = part.folder("snapshots")
+    try:
+        manifest = store.read_json(f"{folder}/manifest.json")
+    except MissingDataError:
+        raise StepError(
+            f"no snapshot for account {part.account} on {part.date}: materialise inventory_snapshot for this "
+            "partition first (a backfill may have scheduled the delta before its snapshot)"
+        ) from None
+    data = store.read_verified(f"{folder}/snapshot.parquet", manifest["sha256"])
+    return SnapshotRows.from_parquet(pa.BufferReader(data)), manifest
+
+
 def compute_delta(store: InventoryStore, part: Partition, engine: DeltaEngine) -> DeltaResult:
     """Today's snapshot against the most recent earlier one; writes the three delta files."""
-    new, new_manifest = load_snapshot(store, part)
+    new, new_manifest = load_snapshot_rows(store, part)
     prev = previous_snapshot(store, part)
     if prev is not None:
-        old, old_manifest = load_snapshot(store, prev)
+        old, old_manifest = load_snapshot_rows(store, prev)
         old_edges = load_relationships(store, prev)
     else:
         old, old_manifest, old_edges = None, {"coverage": []}, None

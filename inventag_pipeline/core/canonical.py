@@ -190,10 +190,24 @@ def _remove_path(value: Any, segments: tuple[str, ...]) -> None:
 
 def strip_paths(config: Mapping[str, Any], patterns: Iterable[str]) -> dict[str, Any]:
     """A deep copy of `config` without the given path patterns (the volatile fields)."""
-    copy = json.loads(json.dumps(config))
+    return strip_paths_in_place(json.loads(json.dumps(config)), patterns)
+
+
+def strip_paths_in_place(config: dict[str, Any], patterns: Iterable[str]) -> dict[str, Any]:
+    """Remove the path patterns from a document the caller owns (no copy)."""
     for pattern in patterns:
-        _remove_path(copy, split_pattern(pattern))
-    return copy
+        _remove_path(config, _split_cached(pattern))
+    return config
+
+
+_SPLIT_CACHE: dict[str, tuple[str, ...]] = {}
+
+
+def _split_cached(pattern: str) -> tuple[str, ...]:
+    found = _SPLIT_CACHE.get(pattern)
+    if found is None:
+        found = _SPLIT_CACHE[pattern] = split_pattern(pattern)
+    return found
 
 
 def item_key(item: Any, key_fields: tuple[str, ...] | None) -> str:

@@ -292,12 +292,16 @@ class Rule:
         kwargs.setdefault("description", "{field} {verb}")
         return cls(**kwargs)
 
-    def matches(self, resource_type: str, change: AttributeChange, ctx: Context = Context()) -> bool:
+    def applies_to(self, resource_type: str) -> bool:
+        return any(fnmatch.fnmatchcase(resource_type, t) for t in self.types)
+
+    def matches_change(self, change: AttributeChange, ctx: Context) -> bool:
         if change.change not in self.changes or not self._regex.match(change.path):
             return False
-        if not any(fnmatch.fnmatchcase(resource_type, t) for t in self.types):
-            return False
         return self.when is None or CONDITIONS[self.when](change, ctx)
+
+    def matches(self, resource_type: str, change: AttributeChange, ctx: Context = Context()) -> bool:
+        return self.applies_to(resource_type) and self.matches_change(change, ctx)
 
 
 _SG = ("AWS::EC2::SecurityGroup",)
@@ -415,25 +419,33 @@ class Classifier:
     def __init__(self, rules: Sequence[Rule] = DEFAULT_RULES, ignore_fields: Iterable[str] = ()):
         self.rules = tuple(rules)
         self.ignore = tuple(re.compile(p) for p in ignore_fields)
+        self._by_type: dict[str, tuple[Rule, ...]] = {}
+
+    def rules_for(self, resource_type: str) -> tuple[Rule, ...]:
+        """The rules whose type globs admit this type, in order (cached: glob matching is slow)."""
+        found = self._by_type.get(resource_type)
+        if found is None:
+            found = self._by_type[resource_type] = tuple(r for r in self.rules if r.applies_to(resource_type))
+        return found
 
     def with_overrides(self, extra_rules: Sequence[Rule] = (), ignore_fields: Iterable[str] = ()) -> Classifier:
         return Classifier((*extra_rules, *self.rules), (*(p.pattern for p in self.ignore), *ignore_fields))
 
     def ignored(self, path: str) -> bool:
-        return any(p.match(path) for p in self.ignore)
+        return bool(self.ignore) and any(p.match(path) for p in self.ignore)
 
     def classify(self, resource_type: str, change: AttributeChange, ctx: Context = Context()) -> Classification:
         rtype = REGISTRY.get(resource_type)
         operational = rtype.operational_paths if rtype else ()
-        first = next((r for r in self.rules if r.overrides_operational and r.matches(resource_type, change, ctx)),
-                     None)
+        rules = self.rules_for(resource_type)
+        first = next((r for r in rules if r.overrides_operational and r.matches_change(change, ctx)), None)
         if first is not None:
             category, severity, template, rule_name = (first.category, first.severity, first.description, first.name)
         elif any(change.pattern == p or change.pattern.startswith(p + ".") for p in operational):
             category, severity, template, rule_name = (*_OPERATIONAL, "operational-state")
         else:
-            for rule in self.rules:
-                if rule.matches(resource_type, change, ctx):
+            for rule in rules:
+                if rule.matches_change(change, ctx):
                     category, severity, template, rule_name = (
                         rule.category, rule.severity, rule.description, rule.name)
                     break

@@ -8,19 +8,20 @@ either side are never reported added or removed: they are listed as unverified i
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from inventag_pipeline.core.canonical import KeyResolver, canonical_json, strip_paths
+from inventag_pipeline.core.canonical import KeyResolver, canonical_json, strip_paths_in_place
 from inventag_pipeline.core.classify import SEVERITY_RANK, Classification, Classifier, Context, max_severity
-from inventag_pipeline.core.compliance import compliance_stats, required_tags_mask
+from inventag_pipeline.core.compliance import required_tags_mask
 from inventag_pipeline.core.diff import AttributeChange, diff_documents
 from inventag_pipeline.core.registry import DEFAULT_REQUIRED_TAGS, GLOBAL_REGION, REGISTRY
 from inventag_pipeline.core.snapshot import unverified_scopes
@@ -53,8 +54,10 @@ ATTRIBUTE_CHANGES_SCHEMA = pa.schema(
 )
 
 CHANGE_TYPES = ("added", "removed", "modified", "replaced")
-_KEY_COLUMNS = ["arn", "content_hash", "resource_type", "service", "region", "name"]
+_KEY_COLUMNS = ["arn", "content_hash", "resource_type", "service", "region", "name", "resource_id", "tags"]
+_ROW_FIELDS = ("arn", "resource_type", "service", "region", "name")
 _SECURITY_CATEGORIES = {"security", "iam"}
+_RISK_CATEGORIES = {"security", "iam", "network"}
 # Types whose disappearance matters even when nothing depends on them.
 _SENSITIVE_REMOVALS = {"AWS::KMS::Key": "high", "AWS::IAM::Role": "medium", "AWS::IAM::ManagedPolicy": "medium",
                        "AWS::IAM::User": "medium", "AWS::EC2::SecurityGroup": "medium",
@@ -70,30 +73,81 @@ class DeltaResult:
     summary: dict[str, Any]
 
 
-def _keys_frame(table: pa.Table | None) -> pd.DataFrame:
-    if table is None:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in _KEY_COLUMNS})
-    frame = table.select(_KEY_COLUMNS).to_pandas()
-    # pandas turns null strings into NaN; the output tables need None.
-    return frame.astype(object).where(frame.notna(), None)
+class SnapshotRows:
+    """A snapshot's key columns in memory; `configuration` fetched only for the rows asked for.
+
+    At a million resources the configuration column is over a gigabyte while a day changes a few
+    percent of rows, so a Parquet-backed snapshot reads it row group by row group and keeps only
+    the requested rows.
+    """
+
+    def __init__(self, keys: pa.Table, fetch: Callable[[pa.Array], pa.Table]):
+        self.keys = keys
+        self._fetch = fetch
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> SnapshotRows:
+        keys = table.select([c for c in _KEY_COLUMNS if c in table.column_names])
+
+        def fetch(arns: pa.Array) -> pa.Table:
+            return table.filter(pc.is_in(table.column("arn"), value_set=arns)).select(["arn", "configuration"])
+
+        return cls(keys, fetch)
+
+    @classmethod
+    def from_parquet(cls, source: Any) -> SnapshotRows:
+        """`source`: a path or a `pyarrow.BufferReader` over already checksum-verified bytes."""
+        parquet = pq.ParquetFile(source)
+        keys = parquet.read(columns=_KEY_COLUMNS)
+
+        def fetch(arns: pa.Array) -> pa.Table:
+            parts = []
+            for group in range(parquet.num_row_groups):
+                chunk = parquet.read_row_group(group, columns=["arn", "configuration"])
+                parts.append(chunk.filter(pc.is_in(chunk.column("arn"), value_set=arns)))
+            return pa.concat_tables(parts) if parts else keys.slice(0, 0).select(["arn"])
+
+        return cls(keys, fetch)
+
+    @property
+    def num_rows(self) -> int:
+        return self.keys.num_rows
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        return self.keys.column(name)
+
+    def rows(self, arns: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """{arn: {arn, configuration, tags}} for the given ARNs."""
+        if not arns:
+            return {}
+        wanted = pa.array(list(arns), pa.string())
+        configs = self._fetch(wanted)
+        tags = self.keys.filter(pc.is_in(self.keys.column("arn"), value_set=wanted)).select(["arn", "tags"])
+        tag_map = dict(zip(tags.column("arn").to_pylist(), tags.column("tags").to_pylist(), strict=True))
+        return {arn: {"arn": arn, "configuration": conf, "tags": tag_map.get(arn)}
+                for arn, conf in zip(configs.column("arn").to_pylist(), configs.column("configuration").to_pylist(),
+                                     strict=True)}
 
 
-def _scope_mask(frame: pd.DataFrame, scopes: set[tuple[str, str]]) -> np.ndarray:
-    if frame.empty or not scopes:
-        return np.zeros(len(frame), dtype=bool)
-    keys = frame["service"].astype(str) + "|" + frame["region"].astype(str)
-    globals_ = frame["service"].astype(str) + "|" + GLOBAL_REGION
-    wanted = {f"{s}|{r}" for s, r in scopes}
-    return (keys.isin(wanted) | globals_.isin(wanted)).to_numpy()
+def as_snapshot_rows(value: pa.Table | SnapshotRows | None) -> SnapshotRows | None:
+    if value is None or isinstance(value, SnapshotRows):
+        return value
+    return SnapshotRows.from_table(value)
 
 
-def _rows_by_arn(table: pa.Table, arns: Sequence[str], columns: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Only the named rows and columns: the configuration column is read for changed rows only."""
-    if not len(arns):
-        return {}
-    picked = table.filter(pc.is_in(table.column("arn"), value_set=pa.array(list(arns), pa.string())))
-    picked = picked.select(["arn", *columns])
-    return {row["arn"]: row for row in picked.to_pylist()}
+def _records(keys: pa.Table, mask: pa.Array | pa.ChunkedArray) -> list[dict[str, Any]]:
+    return keys.filter(mask).select(list(_ROW_FIELDS)).to_pylist()
+
+
+def _scope_mask(keys: pa.Table, scopes: set[tuple[str, str]]) -> pa.Array:
+    """True where a row's (service, region) - or its service's global scope - was not verified."""
+    if not scopes or keys.num_rows == 0:
+        return pa.array(np.zeros(keys.num_rows, dtype=bool))
+    service, region = keys.column("service"), keys.column("region")
+    own = pc.binary_join_element_wise(service, region, "|")
+    glob = pc.binary_join_element_wise(service, pa.scalar(GLOBAL_REGION), "|")
+    wanted = pa.array(sorted(f"{s}|{r}" for s, r in scopes), pa.string())
+    return pc.or_(pc.is_in(own, value_set=wanted), pc.is_in(glob, value_set=wanted))
 
 
 def _skeleton(value: Any) -> Any:
@@ -106,7 +160,9 @@ def _skeleton(value: Any) -> Any:
 
 
 def _document(row: Mapping[str, Any], volatile: Sequence[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    config = strip_paths(json.loads(row["configuration"]), volatile)
+    config = json.loads(row["configuration"])
+    if volatile:
+        strip_paths_in_place(config, volatile)
     tags = dict(row["tags"] or [])
     return config, tags
 
@@ -117,6 +173,7 @@ class DeltaEngine:
     def __init__(self, classifier: Classifier | None = None, required_tags: Sequence[str] = DEFAULT_REQUIRED_TAGS):
         self.classifier = classifier or Classifier()
         self.required_tags = tuple(required_tags)
+        self._risk_patterns: dict[str, re.Pattern[str] | None] = {}
 
     # --- attribute level --------------------------------------------------------------------
 
@@ -143,17 +200,34 @@ class DeltaEngine:
             out.append((change, self.classifier.classify(resource_type, change, ctx)))
         return out
 
+    def _risk_pattern(self, resource_type: str) -> re.Pattern[str] | None:
+        """One regex of every rule that could make a new resource of this type high or critical."""
+        if resource_type not in self._risk_patterns:
+            paths = [r.path for r in self.classifier.rules_for(resource_type)
+                     if r.category in _RISK_CATEGORIES and SEVERITY_RANK[r.severity] >= SEVERITY_RANK["high"]]
+            self._risk_patterns[resource_type] = re.compile("|".join(f"(?:{p})" for p in paths)) if paths else None
+        return self._risk_patterns[resource_type]
+
     def _risk_of_new_resource(self, resource_type: str, row: Mapping[str, Any], arn: str = ""
                               ) -> tuple[str, list[str], list[str]]:
-        """Rate an added resource by what it is: diff it against its own empty shape."""
+        """Rate an added resource by what it is: diff it against its own empty shape.
+
+        Only leaves that a high-risk rule could match are classified; types with no such rule
+        (an empty queue) are low without parsing their configuration.
+        """
+        pattern = self._risk_pattern(resource_type)
+        if pattern is None:
+            return "low", [], []
         ctx = self._context(arn)
         rtype = REGISTRY.get(resource_type)
         config, _tags = _document(row, rtype.volatile_paths if rtype else ())
+        ctx = replace(ctx, new_document=config)
         severities, categories, reasons = [], [], []
         for change in diff_documents(_skeleton(config), config, KeyResolver(rtype)):
+            if not pattern.match(change.path):
+                continue
             verdict = self.classifier.classify(resource_type, change, ctx)
-            if (verdict.category in ("security", "iam", "network")
-                    and SEVERITY_RANK[verdict.severity] >= SEVERITY_RANK["high"]):
+            if verdict.category in _RISK_CATEGORIES and SEVERITY_RANK[verdict.severity] >= SEVERITY_RANK["high"]:
                 severities.append(verdict.severity)
                 categories.append(verdict.category)
                 reasons.append(verdict.description)
@@ -163,8 +237,8 @@ class DeltaEngine:
 
     def compute(
         self,
-        old: pa.Table | None,
-        new: pa.Table,
+        old: pa.Table | SnapshotRows | None,
+        new: pa.Table | SnapshotRows,
         *,
         old_coverage: Sequence[Mapping[str, Any]] = (),
         new_coverage: Sequence[Mapping[str, Any]] = (),
@@ -173,80 +247,87 @@ class DeltaEngine:
         new_relationships: pa.Table | None = None,
         old_relationships: pa.Table | None = None,
     ) -> DeltaResult:
-        unverified = unverified_scopes(old_coverage, new_coverage) if old is not None else unverified_scopes(
+        old_rows, new_rows = as_snapshot_rows(old), as_snapshot_rows(new)
+        assert new_rows is not None
+        unverified = unverified_scopes(old_coverage, new_coverage) if old_rows is not None else unverified_scopes(
             (), new_coverage)
         scopes = {(u["service"], u["region"]) for u in unverified}
-        old_keys, new_keys = _keys_frame(old), _keys_frame(new)
-        merged = old_keys.merge(new_keys, on="arn", how="outer", suffixes=("_old", "_new"), indicator=True)
 
         rows: list[dict[str, Any]] = []
         attr_rows: list[dict[str, Any]] = []
         suppressed = {"added": 0, "removed": 0}
-        if old is not None:
-            added = merged[merged["_merge"] == "right_only"]
-            removed = merged[merged["_merge"] == "left_only"]
-            both = merged[merged["_merge"] == "both"]
-            modified = both[both["content_hash_old"] != both["content_hash_new"]]
+        position = None
+        if old_rows is not None:
+            o, n = old_rows.keys, new_rows.keys
+            # Vectorised join: each new row's position in the old snapshot (null when absent).
+            position = pc.index_in(n.column("arn"), value_set=o.column("arn"))
+            in_old = pc.is_valid(position)
+            old_hash = pc.take(o.column("content_hash"), position)
+            modified_mask = pc.and_(in_old, pc.not_equal(old_hash, n.column("content_hash")))
+            added_mask = pc.invert(in_old)
+            removed_mask = pc.invert(pc.is_in(o.column("arn"), value_set=n.column("arn")))
+            added_hidden = pc.and_(added_mask, _scope_mask(n, scopes))
+            removed_hidden = pc.and_(removed_mask, _scope_mask(o, scopes))
+            suppressed = {"added": pc.sum(added_hidden).as_py() or 0, "removed": pc.sum(removed_hidden).as_py() or 0}
+            added = _records(n, pc.and_(added_mask, pc.invert(added_hidden)))
+            removed = _records(o, pc.and_(removed_mask, pc.invert(removed_hidden)))
+            modified = _records(n, modified_mask)
 
-            added_frame = added[[c + "_new" for c in _KEY_COLUMNS[1:]]].set_axis(_KEY_COLUMNS[1:], axis=1)
-            removed_frame = removed[[c + "_old" for c in _KEY_COLUMNS[1:]]].set_axis(_KEY_COLUMNS[1:], axis=1)
-            added_hidden = _scope_mask(added_frame, scopes)
-            removed_hidden = _scope_mask(removed_frame, scopes)
-            suppressed = {"added": int(added_hidden.sum()), "removed": int(removed_hidden.sum())}
-            added, removed = added[~added_hidden], removed[~removed_hidden]
-
-            rows += self._modified_rows(old, new, modified, attr_rows)
-            replaced, added, removed = self._replacements(old, new, added, removed, attr_rows)
+            rows += self._modified_rows(old_rows, new_rows, modified, attr_rows)
+            replaced, added, removed = self._replacements(old_rows, new_rows, added, removed, attr_rows)
             rows += replaced
-            rows += self._added_rows(new, added)
+            rows += self._added_rows(new_rows, added)
             rows += self._removed_rows(removed)
 
         resource_changes = _resource_table(rows)
+        attr_rows.sort(key=lambda a: (a["arn"], a["path"]))  # independent of input row order
         attribute_changes = pa.Table.from_pylist(attr_rows, schema=ATTRIBUTE_CHANGES_SCHEMA)
         summary = self._summary(
-            rows, attr_rows, old, new, previous_date, date, unverified, suppressed,
+            rows, attr_rows, old_rows, new_rows, position, previous_date, date, unverified, suppressed,
             old_relationships, new_relationships,
         )
         return DeltaResult(resource_changes, attribute_changes, summary)
 
-    def _modified_rows(self, old: pa.Table, new: pa.Table, modified: pd.DataFrame,
+    def _modified_rows(self, old: SnapshotRows, new: SnapshotRows, modified: list[dict[str, Any]],
                        attr_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        arns = modified["arn"].tolist()
-        old_rows = _rows_by_arn(old, arns, ["configuration", "tags"])
-        new_rows = _rows_by_arn(new, arns, ["configuration", "tags"])
+        arns = [rec["arn"] for rec in modified]
+        old_docs, new_docs = old.rows(arns), new.rows(arns)
         out = []
-        for rec in modified.itertuples(index=False):
-            changes = self.attribute_changes(rec.resource_type_new, old_rows[rec.arn], new_rows[rec.arn], rec.arn)
+        for rec in modified:
+            changes = self.attribute_changes(rec["resource_type"], old_docs[rec["arn"]], new_docs[rec["arn"]],
+                                             rec["arn"])
             if not changes:
                 continue  # every difference was an ignored field
-            attr_rows.extend(_attribute_rows(rec.arn, changes))
+            attr_rows.extend(_attribute_rows(rec["arn"], changes))
             out.append(_changed_resource(rec, "modified", changes))
         return out
 
-    def _replacements(self, old: pa.Table, new: pa.Table, added: pd.DataFrame, removed: pd.DataFrame,
-                      attr_rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], pd.DataFrame, pd.DataFrame]:
-        """Pair a removed and an added resource of one type with the same identity hint as `replaced`.
+    def _replacements(self, old: SnapshotRows, new: SnapshotRows, added: list[dict[str, Any]],
+                      removed: list[dict[str, Any]], attr_rows: list[dict[str, Any]]
+                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """Pair a removed and an added resource of one type with the same identity as `replaced`.
 
-        The hint is the CloudFormation stack + logical id tags, else the Name tag within the same
-        region and VPC; only hints unique on both sides pair up, so nothing is guessed.
+        Identity is the CloudFormation stack + logical id tags, else a Name that is unique for its
+        type and region on *both* days (and the same VPC), so a name shared by many resources never
+        pairs two strangers.
         """
-        if added.empty or removed.empty:
+        if not added or not removed:
             return [], added, removed
-        new_rows = _rows_by_arn(new, added["arn"].tolist(), ["configuration", "tags"])
-        old_rows = _rows_by_arn(old, removed["arn"].tolist(), ["configuration", "tags"])
-        new_hints = _unique_hints(added, new_rows, "_new")
-        old_hints = _unique_hints(removed, old_rows, "_old")
+        new_docs = new.rows([r["arn"] for r in added])
+        old_docs = old.rows([r["arn"] for r in removed])
+        new_hints = _unique_hints(added, new_docs, _unique_names(new.keys))
+        old_hints = _unique_hints(removed, old_docs, _unique_names(old.keys))
         pairs = sorted((old_hints[h], new_hints[h]) for h in set(old_hints) & set(new_hints))
         if not pairs:
             return [], added, removed
         out = []
-        by_new = {rec.arn: rec for rec in added.itertuples(index=False)}
+        by_new = {rec["arn"]: rec for rec in added}
         for old_arn, new_arn in pairs:
             rec = by_new[new_arn]
-            rtype = REGISTRY.get(rec.resource_type_new)
+            rtype = REGISTRY.get(rec["resource_type"])
             identity = [p for p in (rtype.id_field, rtype.arn_field) if p] if rtype else []
             changes = [(c, v) for c, v in self.attribute_changes(
-                rec.resource_type_new, old_rows[old_arn], new_rows[new_arn], new_arn) if c.path not in identity]
+                rec["resource_type"], old_docs[old_arn], new_docs[new_arn], new_arn) if c.path not in identity]
             link = AttributeChange("arn", "changed", old_arn, new_arn, "arn")
             attr_rows.extend(_attribute_rows(new_arn, [(link, Classification(
                 "configuration", "info", f"Replaced {old_arn} (same identity: deleted and re-created)",
@@ -257,35 +338,34 @@ class DeltaEngine:
             out.append(row)
         paired_old = {o for o, _ in pairs}
         paired_new = {n for _, n in pairs}
-        return out, added[~added["arn"].isin(paired_new)], removed[~removed["arn"].isin(paired_old)]
+        return (out, [r for r in added if r["arn"] not in paired_new],
+                [r for r in removed if r["arn"] not in paired_old])
 
-    def _added_rows(self, new: pa.Table, added: pd.DataFrame) -> list[dict[str, Any]]:
-        new_rows = _rows_by_arn(new, added["arn"].tolist(), ["configuration", "tags"])
+    def _added_rows(self, new: SnapshotRows, added: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        risky_types = {r["resource_type"] for r in added if self._risk_pattern(r["resource_type"]) is not None}
+        docs = new.rows([r["arn"] for r in added if r["resource_type"] in risky_types])
         out = []
-        for rec in added.itertuples(index=False):
-            severity, categories, _ = self._risk_of_new_resource(rec.resource_type_new, new_rows[rec.arn], rec.arn)
-            out.append({
-                "arn": rec.arn, "resource_type": rec.resource_type_new, "service": rec.service_new,
-                "region": rec.region_new, "name": rec.name_new, "change_type": "added", "severity": severity,
-                "categories": categories or ["configuration"], "attribute_change_count": 0,
-            })
+        for rec in added:
+            if rec["arn"] in docs:
+                severity, categories, _ = self._risk_of_new_resource(rec["resource_type"], docs[rec["arn"]],
+                                                                     rec["arn"])
+            else:
+                severity, categories = "low", []
+            out.append({**rec, "change_type": "added", "severity": severity,
+                        "categories": categories or ["configuration"], "attribute_change_count": 0})
         return out
 
     @staticmethod
-    def _removed_rows(removed: pd.DataFrame) -> list[dict[str, Any]]:
+    def _removed_rows(removed: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
-            {
-                "arn": rec.arn, "resource_type": rec.resource_type_old, "service": rec.service_old,
-                "region": rec.region_old, "name": rec.name_old, "change_type": "removed",
-                "severity": _SENSITIVE_REMOVALS.get(rec.resource_type_old, "low"),
-                "categories": ["configuration"], "attribute_change_count": 0,
-            }
-            for rec in removed.itertuples(index=False)
+            {**rec, "change_type": "removed", "severity": _SENSITIVE_REMOVALS.get(rec["resource_type"], "low"),
+             "categories": ["configuration"], "attribute_change_count": 0}
+            for rec in removed
         ]
 
     # --- summary ----------------------------------------------------------------------------
 
-    def _summary(self, rows, attr_rows, old, new, previous_date, date, unverified, suppressed,
+    def _summary(self, rows, attr_rows, old, new, position, previous_date, date, unverified, suppressed,
                  old_relationships, new_relationships) -> dict[str, Any]:
         by_type = Counter(r["change_type"] for r in rows)
         by_severity = Counter(r["severity"] for r in rows)
@@ -295,23 +375,36 @@ class DeltaEngine:
         for a in attr_rows:
             attr_by_arn.setdefault(a["arn"], []).append(a)
 
-        security_attr = [a for a in attr_rows if a["category"] in _SECURITY_CATEGORIES]
+        security_attr = sum(1 for a in attr_rows if a["category"] in _SECURITY_CATEGORIES)
         high_risk = []
         for r in rows:
             if SEVERITY_RANK[r["severity"]] < SEVERITY_RANK["high"]:
                 continue
             reasons = [a["description"] for a in attr_by_arn.get(r["arn"], [])
                        if SEVERITY_RANK[a["severity"]] >= SEVERITY_RANK["high"]]
-            if r["change_type"] != "modified":
+            if r["change_type"] in ("added", "removed"):
                 reasons = [f"{r['resource_type']} {r['change_type']}"]
             high_risk.append({"arn": r["arn"], "resource_type": r["resource_type"], "name": r["name"],
                               "change_type": r["change_type"], "severity": r["severity"], "reasons": reasons})
         high_risk.sort(key=lambda h: (-SEVERITY_RANK[h["severity"]], h["arn"]))
 
         network_rows = [r for r in rows if "network" in r["categories"] or r["resource_type"] in _NETWORK_TYPES]
-        old_stats = compliance_stats(old, self.required_tags)
-        new_stats = compliance_stats(new, self.required_tags)
-        newly_ok, newly_bad = _compliance_movers(old, new, self.required_tags)
+        new_mask = required_tags_mask(new.column("tags"), self.required_tags)
+        new_stats = _stats(new_mask)
+        if old is None:
+            old_stats = {"total_resources": 0, "compliant_resources": 0, "compliance_percentage": None}
+            newly_ok: list[str] = []
+            newly_bad: list[str] = []
+        else:
+            old_mask = required_tags_mask(old.column("tags"), self.required_tags)
+            old_stats = _stats(old_mask)
+            # Align yesterday's verdict with today's rows through the join positions.
+            before = pc.take(pa.array(old_mask), position)
+            in_both = pc.is_valid(position)
+            after = pa.array(new_mask)
+            arns = new.column("arn")
+            newly_ok = sorted(arns.filter(pc.and_(in_both, pc.and_(pc.invert(before), after))).to_pylist())
+            newly_bad = sorted(arns.filter(pc.and_(in_both, pc.and_(before, pc.invert(after)))).to_pylist())
         change = (None if old_stats["compliance_percentage"] is None
                   else round(new_stats["compliance_percentage"] - old_stats["compliance_percentage"], 2))
         return {
@@ -328,9 +421,9 @@ class DeltaEngine:
             },
             "attribute_change_count": len(attr_rows),
             "security_changes": {
-                "total_security_changes": len(security_attr)
+                "total_security_changes": security_attr
                 + sum(1 for r in rows
-                      if r["change_type"] != "modified" and set(r["categories"]) & _SECURITY_CATEGORIES),
+                      if r["change_type"] in ("added", "removed") and set(r["categories"]) & _SECURITY_CATEGORIES),
                 "high_risk_resources": high_risk[:CAP_LIST],
                 "high_risk_count": len(high_risk),
             },
@@ -349,9 +442,12 @@ class DeltaEngine:
                                                               else "declining" if change < 0 else "stable"),
                 },
                 "newly_compliant": newly_ok[:CAP_LIST],
+                "newly_compliant_count": len(newly_ok),
                 "newly_non_compliant": newly_bad[:CAP_LIST],
+                "newly_non_compliant_count": len(newly_bad),
             },
-            "cascade_risks": cascade_risks(rows, old, new, old_relationships, new_relationships),
+            "cascade_risks": cascade_risks(rows, old.keys if old is not None else None, new.keys,
+                                           old_relationships, new_relationships),
             "unverified": unverified,
             "suppressed_by_unverified_scopes": suppressed,
         }
@@ -359,6 +455,12 @@ class DeltaEngine:
 
 _NETWORK_TYPES = {"AWS::EC2::SecurityGroup", "AWS::EC2::VPC", "AWS::EC2::Subnet"}
 _CFN_STACK, _CFN_LOGICAL = "aws:cloudformation:stack-name", "aws:cloudformation:logical-id"
+
+
+def _stats(mask: np.ndarray) -> dict[str, Any]:
+    total, compliant = len(mask), int(mask.sum())
+    return {"total_resources": total, "compliant_resources": compliant,
+            "compliance_percentage": round(100.0 * compliant / total, 2) if total else 100.0}
 
 
 def _attribute_rows(arn: str, changes: list[tuple[AttributeChange, Classification]]) -> list[dict[str, Any]]:
@@ -377,14 +479,10 @@ def _attribute_rows(arn: str, changes: list[tuple[AttributeChange, Classificatio
     ]
 
 
-def _changed_resource(rec: Any, change_type: str, changes: list[tuple[AttributeChange, Classification]]
+def _changed_resource(rec: Mapping[str, Any], change_type: str, changes: list[tuple[AttributeChange, Classification]]
                       ) -> dict[str, Any]:
     return {
-        "arn": rec.arn,
-        "resource_type": rec.resource_type_new,
-        "service": rec.service_new,
-        "region": rec.region_new,
-        "name": rec.name_new,
+        **{k: rec[k] for k in _ROW_FIELDS},
         "change_type": change_type,
         "severity": max_severity((v.severity for _, v in changes), default="info"),
         "categories": sorted({v.category for _, v in changes}) or ["configuration"],
@@ -392,40 +490,40 @@ def _changed_resource(rec: Any, change_type: str, changes: list[tuple[AttributeC
     }
 
 
-def _identity_hint(resource_type: str, region: str, row: Mapping[str, Any]) -> tuple[str, ...] | None:
-    tags = dict(row["tags"] or [])
+def _unique_names(keys: pa.Table) -> set[tuple[str, str, str]]:
+    """(type, region, name) triples that name exactly one resource in a snapshot."""
+    named = keys.filter(pc.is_valid(keys.column("name"))).select(["resource_type", "region", "name"])
+    counts = named.group_by(["resource_type", "region", "name"]).aggregate([([], "count_all")])
+    single = counts.filter(pc.equal(counts.column("count_all"), 1))
+    return set(zip(*(single.column(c).to_pylist() for c in ("resource_type", "region", "name")), strict=True))
+
+
+def _identity_hint(rec: Mapping[str, Any], doc: Mapping[str, Any], unique: set[tuple[str, str, str]]
+                   ) -> tuple[str, ...] | None:
+    tags = dict(doc["tags"] or [])
     if tags.get(_CFN_STACK) and tags.get(_CFN_LOGICAL):
-        return (resource_type, "cfn", tags[_CFN_STACK], tags[_CFN_LOGICAL])
-    if tags.get("Name"):
-        vpc = json.loads(row["configuration"]).get("VpcId", "")
-        return (resource_type, "name", region, str(vpc), tags["Name"])
+        return (rec["resource_type"], "cfn", tags[_CFN_STACK], tags[_CFN_LOGICAL])
+    name = tags.get("Name")
+    if name and (rec["resource_type"], rec["region"], rec["name"]) in unique:
+        vpc = json.loads(doc["configuration"]).get("VpcId", "")
+        return (rec["resource_type"], "name", rec["region"], str(vpc), name)
     return None
 
 
-def _unique_hints(frame: pd.DataFrame, rows: Mapping[str, Mapping[str, Any]], suffix: str) -> dict[tuple, str]:
+def _unique_hints(records: list[dict[str, Any]], docs: Mapping[str, Mapping[str, Any]],
+                  unique: set[tuple[str, str, str]]) -> dict[tuple, str]:
     """hint -> ARN for hints that occur exactly once on this side."""
     seen: dict[tuple, list[str]] = {}
-    for rec in frame.itertuples(index=False):
-        values = rec._asdict()
-        hint = _identity_hint(values["resource_type" + suffix], values["region" + suffix], rows[rec.arn])
+    for rec in records:
+        hint = _identity_hint(rec, docs[rec["arn"]], unique)
         if hint is not None:
-            seen.setdefault(hint, []).append(rec.arn)
+            seen.setdefault(hint, []).append(rec["arn"])
     return {h: arns[0] for h, arns in seen.items() if len(arns) == 1}
 
 
 def _resource_table(rows: list[dict[str, Any]]) -> pa.Table:
     rows = sorted(rows, key=lambda r: (-SEVERITY_RANK[r["severity"]], r["service"], r["arn"]))
     return pa.Table.from_pylist(rows, schema=RESOURCE_CHANGES_SCHEMA)
-
-
-def _compliance_movers(old: pa.Table | None, new: pa.Table, required: Sequence[str]) -> tuple[list[str], list[str]]:
-    if old is None or not required:
-        return [], []
-    old_ok = pd.Series(required_tags_mask(old.column("tags"), required), index=old.column("arn").to_pandas())
-    new_ok = pd.Series(required_tags_mask(new.column("tags"), required), index=new.column("arn").to_pandas())
-    common = old_ok.index.intersection(new_ok.index)
-    before, after = old_ok.loc[common], new_ok.loc[common]
-    return sorted(common[~before & after].tolist()), sorted(common[before & ~after].tolist())
 
 
 def cascade_risks(rows: Sequence[Mapping[str, Any]], old: pa.Table | None, new: pa.Table,

@@ -141,9 +141,26 @@ def build_manifest(
 
 def schema_problems(table: pa.Table) -> list[str]:
     """Every way `table` departs from the snapshot schema, all at once (empty = conforms)."""
+    problems = column_problems(table.schema)
+    if "arn" in table.column_names:
+        problems += arn_problems(table.column("arn"))
+    return problems
+
+
+def arn_problems(arns: pa.ChunkedArray) -> list[str]:
+    problems = []
+    if arns.null_count:
+        problems.append(f"{arns.null_count} null ARN(s)")
+    if len(pc.unique(arns)) != len(arns):
+        problems.append("ARNs are not unique")
+    return problems
+
+
+def column_problems(schema: pa.Schema) -> list[str]:
+    """Missing, extra and mistyped columns against the snapshot schema."""
     problems = []
     expected = {f.name: f for f in SNAPSHOT_SCHEMA}
-    actual = {f.name: f for f in table.schema}
+    actual = {f.name: f for f in schema}
     for name, field in expected.items():
         if name not in actual:
             problems.append(f"missing column {name!r}")
@@ -152,12 +169,6 @@ def schema_problems(table: pa.Table) -> list[str]:
     for name in actual:
         if name not in expected:
             problems.append(f"unexpected column {name!r}")
-    if "arn" in actual:
-        arns = table.column("arn")
-        if arns.null_count:
-            problems.append(f"{arns.null_count} null ARN(s)")
-        if len(pc.unique(arns)) != table.num_rows:
-            problems.append("ARNs are not unique")
     return problems
 
 

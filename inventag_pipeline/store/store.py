@@ -163,14 +163,20 @@ class InventoryStore:
         data = table_to_parquet_bytes(table)
         return self.write_bytes(relative, data), len(data)
 
-    def read_table(self, relative: str, *, columns: list[str] | None = None, expected_sha256: str | None = None
-                   ) -> pa.Table:
+    def read_verified(self, relative: str, expected_sha256: str) -> bytes:
+        """The file's bytes, after checking them against the manifest's SHA-256."""
         data = self.read_bytes(relative)
-        if expected_sha256 is not None and sha256_hex(data) != expected_sha256:
+        actual = sha256_hex(data)
+        if actual != expected_sha256:
             raise IntegrityError(
                 f"{self.display(relative)} is corrupted: its SHA-256 does not match the manifest "
-                f"({sha256_hex(data)[:12]}… ≠ {expected_sha256[:12]}…). Re-materialise this partition."
+                f"({actual[:12]}… ≠ {expected_sha256[:12]}…). Re-materialise this partition."
             )
+        return data
+
+    def read_table(self, relative: str, *, columns: list[str] | None = None, expected_sha256: str | None = None
+                   ) -> pa.Table:
+        data = self.read_verified(relative, expected_sha256) if expected_sha256 else self.read_bytes(relative)
         return pq.read_table(pa.BufferReader(data), columns=columns)
 
     # --- partitions ----------------------------------------------------------------------------

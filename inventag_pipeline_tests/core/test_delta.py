@@ -318,7 +318,9 @@ def test_compliance_percentages_and_movers_hand_computed():
         "new_compliance_stats": {"total_resources": 5, "compliant_resources": 3, "compliance_percentage": 60.0},
         "compliance_trend": {"compliance_percentage_change": 10.0, "direction": "improving"},
         "newly_compliant": [arn + "r2"],
+        "newly_compliant_count": 1,
         "newly_non_compliant": [arn + "r4"],
+        "newly_non_compliant_count": 1,
     }
 
 
