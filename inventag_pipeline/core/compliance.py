@@ -13,12 +13,28 @@ from inventag_pipeline.core.registry import DEFAULT_REQUIRED_TAGS
 
 
 def required_tags_mask(tags: pa.ChunkedArray | pa.Array, required: Sequence[str]) -> np.ndarray:
-    """Vectorised: True where every required key is present with a non-empty value."""
-    mask = np.ones(len(tags), dtype=bool)
+    """Vectorised: True where every required key is present with a non-empty value.
+
+    The map column is flattened once into (row, key, value) arrays and each required key is counted
+    per row with a bincount, instead of one map lookup pass per key.
+    """
+    array = tags.combine_chunks() if isinstance(tags, pa.ChunkedArray) else tags
+    rows = len(array)
+    if rows == 0 or not required:
+        return np.ones(rows, dtype=bool)
+    # Offsets are absolute even for a sliced array, whose .keys/.items are not sliced.
+    offsets = array.offsets.to_numpy()
+    first, last = int(offsets[0]), int(offsets[-1])
+    parents = np.repeat(np.arange(rows), np.diff(offsets))
+    keys, values = array.keys.slice(first, last - first), array.items.slice(first, last - first)
+    non_empty = pc.fill_null(pc.not_equal(pc.utf8_length(values), 0), False)
+    mask = np.ones(rows, dtype=bool)
     for key in required:
-        values = pc.map_lookup(tags, pa.scalar(key), "first")
-        present = pc.and_(pc.is_valid(values), pc.not_equal(pc.utf8_length(pc.fill_null(values, "")), 0))
-        mask &= np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool)
+        hit = pc.and_(pc.equal(keys, key), non_empty).to_numpy(zero_copy_only=False).astype(bool)
+        mask &= np.bincount(parents[hit], minlength=rows).astype(bool)
+    # Rows whose whole map is null have no tags at all.
+    if array.null_count:
+        mask &= array.is_valid().to_numpy(zero_copy_only=False)
     return mask
 
 

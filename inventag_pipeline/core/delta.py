@@ -11,6 +11,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -84,6 +85,7 @@ class SnapshotRows:
     def __init__(self, keys: pa.Table, fetch: Callable[[pa.Array], pa.Table]):
         self.keys = keys
         self._fetch = fetch
+        self._cache: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def from_table(cls, table: pa.Table) -> SnapshotRows:
@@ -101,11 +103,13 @@ class SnapshotRows:
         keys = parquet.read(columns=_KEY_COLUMNS)
 
         def fetch(arns: pa.Array) -> pa.Table:
+            # Streamed in batches so only one batch of decoded configurations is in memory at a time.
             parts = []
-            for group in range(parquet.num_row_groups):
-                chunk = parquet.read_row_group(group, columns=["arn", "configuration"])
-                parts.append(chunk.filter(pc.is_in(chunk.column("arn"), value_set=arns)))
-            return pa.concat_tables(parts) if parts else keys.slice(0, 0).select(["arn"])
+            for batch in parquet.iter_batches(batch_size=32_768, columns=["arn", "configuration"]):
+                parts.append(batch.filter(pc.is_in(batch.column("arn"), value_set=arns)))
+            if not parts:
+                return pa.table({"arn": pa.array([], pa.string()), "configuration": pa.array([], pa.string())})
+            return pa.Table.from_batches(parts)
 
         return cls(keys, fetch)
 
@@ -116,17 +120,23 @@ class SnapshotRows:
     def column(self, name: str) -> pa.ChunkedArray:
         return self.keys.column(name)
 
-    def rows(self, arns: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """{arn: {arn, configuration, tags}} for the given ARNs."""
-        if not arns:
-            return {}
-        wanted = pa.array(list(arns), pa.string())
+    def prefetch(self, arns: Sequence[str]) -> None:
+        """Read the given rows' configurations in one pass over the file, for later `rows()` calls."""
+        missing = [a for a in dict.fromkeys(arns) if a not in self._cache]
+        if not missing:
+            return
+        wanted = pa.array(missing, pa.string())
         configs = self._fetch(wanted)
         tags = self.keys.filter(pc.is_in(self.keys.column("arn"), value_set=wanted)).select(["arn", "tags"])
         tag_map = dict(zip(tags.column("arn").to_pylist(), tags.column("tags").to_pylist(), strict=True))
-        return {arn: {"arn": arn, "configuration": conf, "tags": tag_map.get(arn)}
-                for arn, conf in zip(configs.column("arn").to_pylist(), configs.column("configuration").to_pylist(),
-                                     strict=True)}
+        for arn, conf in zip(configs.column("arn").to_pylist(), configs.column("configuration").to_pylist(),
+                             strict=True):
+            self._cache[arn] = {"arn": arn, "configuration": conf, "tags": tag_map.get(arn)}
+
+    def rows(self, arns: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """{arn: {arn, configuration, tags}} for the given ARNs."""
+        self.prefetch(arns)
+        return {arn: self._cache[arn] for arn in arns if arn in self._cache}
 
 
 def as_snapshot_rows(value: pa.Table | SnapshotRows | None) -> SnapshotRows | None:
@@ -272,6 +282,13 @@ class DeltaEngine:
             added = _records(n, pc.and_(added_mask, pc.invert(added_hidden)))
             removed = _records(o, pc.and_(removed_mask, pc.invert(removed_hidden)))
             modified = _records(n, modified_mask)
+            # One pass over each file for every configuration this delta will read; the two files
+            # decode in parallel (Arrow releases the GIL while decompressing).
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                fetches = [pool.submit(new_rows.prefetch, [r["arn"] for r in (*modified, *added)]),
+                           pool.submit(old_rows.prefetch, [r["arn"] for r in (*modified, *removed)])]
+                for fetch in fetches:
+                    fetch.result()
 
             rows += self._modified_rows(old_rows, new_rows, modified, attr_rows)
             replaced, added, removed = self._replacements(old_rows, new_rows, added, removed, attr_rows)
@@ -315,8 +332,9 @@ class DeltaEngine:
             return [], added, removed
         new_docs = new.rows([r["arn"] for r in added])
         old_docs = old.rows([r["arn"] for r in removed])
-        new_hints = _unique_hints(added, new_docs, _unique_names(new.keys))
-        old_hints = _unique_hints(removed, old_docs, _unique_names(old.keys))
+        names = [r["name"] for r in (*added, *removed) if r["name"]]
+        new_hints = _unique_hints(added, new_docs, _unique_names(new.keys, names))
+        old_hints = _unique_hints(removed, old_docs, _unique_names(old.keys, names))
         pairs = sorted((old_hints[h], new_hints[h]) for h in set(old_hints) & set(new_hints))
         if not pairs:
             return [], added, removed
@@ -490,9 +508,12 @@ def _changed_resource(rec: Mapping[str, Any], change_type: str, changes: list[tu
     }
 
 
-def _unique_names(keys: pa.Table) -> set[tuple[str, str, str]]:
-    """(type, region, name) triples that name exactly one resource in a snapshot."""
-    named = keys.filter(pc.is_valid(keys.column("name"))).select(["resource_type", "region", "name"])
+def _unique_names(keys: pa.Table, names: Sequence[str]) -> set[tuple[str, str, str]]:
+    """Of the given names, the (type, region, name) triples that name exactly one resource."""
+    if not names:
+        return set()
+    wanted = pc.is_in(keys.column("name"), value_set=pa.array(sorted(set(names)), pa.string()))
+    named = keys.filter(pc.fill_null(wanted, False)).select(["resource_type", "region", "name"])
     counts = named.group_by(["resource_type", "region", "name"]).aggregate([([], "count_all")])
     single = counts.filter(pc.equal(counts.column("count_all"), 1))
     return set(zip(*(single.column(c).to_pylist() for c in ("resource_type", "region", "name")), strict=True))
