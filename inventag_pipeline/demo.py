@@ -160,8 +160,9 @@ def _print_day(store: Any, part: Any, index: int, injected: Sequence[Any], elaps
     else:
         ct = counts["change_type"]
         sev = counts["severity"]
+        replaced = f", {ct['replaced']} replaced" if ct["replaced"] else ""
         print(f"  vs {summary['previous_date']}: {ct['added']} added, {ct['removed']} removed, "
-              f"{ct['modified']} modified | critical {sev['critical']}, high {sev['high']}, "
+              f"{ct['modified']} modified{replaced} | critical {sev['critical']}, high {sev['high']}, "
               f"medium {sev['medium']}, low {sev['low']}, info {sev['info']}")
         attr_rows = attributes.to_pylist()
         by_arn: dict[str, list[dict[str, Any]]] = {}

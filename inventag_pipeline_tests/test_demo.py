@@ -25,4 +25,5 @@ def test_demo_reports_exactly_the_injected_changes(tmp_path, monkeypatch, capsys
     markdown = (tmp_path / "store" / "changelogs" / "account=123456789012" / f"date={day3}" /
                 "changelog.md").read_text()
     assert "Database made publicly accessible" in markdown
+    assert "### Replaced resources" in markdown and "prod-api-2" in markdown
     assert "prod-email-outbound" not in markdown and "orders-webhook" not in markdown

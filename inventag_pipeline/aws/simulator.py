@@ -1055,6 +1055,32 @@ def _d3_stop_instance(sim: SimulatedAccount, apply: bool) -> InjectedChange:
                    "Instance reporting-1 was stopped", "State")
 
 
+_REPLACED_INSTANCE = _Instance("prod-api-2", "m5.large", "prod-private-b", ("app-sg",), _PAYMENTS)
+
+
+@_day(3)
+def _d3_replace_instance(sim: SimulatedAccount, apply: bool) -> InjectedChange:
+    """Terminate prod-api-2 and launch a new one with the same name, subnet and groups (a redeploy)."""
+    region = sim.primary
+    if apply:
+        spec = _REPLACED_INSTANCE
+        ec2 = sim.client("ec2", region)
+        ec2.terminate_instances(InstanceIds=[sim._by_name(region, "instance", spec.name)["InstanceId"]])
+        subnet = sim._by_name(region, "subnet", spec.subnet)
+        subnets = {spec.subnet: (subnet["SubnetId"], subnet["AvailabilityZone"])}
+        sgs = {name: sim._sg_id(region, name) for name in spec.sgs}
+        sim._run_instance(region, sim._image_id(region), spec, subnets, sgs)
+    return _change(3, "AWS::EC2::Instance", "prod-api-2", region, "replaced",
+                   "Instance prod-api-2 was terminated and re-created with the same name (a redeploy)")
+
+
+@_day(3)
+def _d3_replace_instance_root_volume(sim: SimulatedAccount, apply: bool) -> InjectedChange:
+    """Side effect of the redeploy: the old root volume is deleted with its instance, a new one created."""
+    return _change(3, "AWS::EC2::Volume", "prod-api-2-root", sim.primary, "replaced",
+                   "Root volume prod-api-2-root was re-created with instance prod-api-2")
+
+
 @_day(3)
 def _d3_delete_volume(sim: SimulatedAccount, apply: bool) -> InjectedChange:
     region = sim.primary

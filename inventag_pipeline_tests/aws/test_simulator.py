@@ -397,11 +397,11 @@ def test_change_records_are_well_formed(world: World, day: int) -> None:
         assert change.resource_type.startswith("AWS::")
         assert change.region in (*SIMULATED_REGIONS, "global")
         assert (change.region == "global") == change.resource_type.startswith("AWS::IAM::")
-        assert change.change_type in {"added", "removed", "modified", "none"}
+        assert change.change_type in {"added", "removed", "modified", "replaced", "none"}
         assert bool(change.paths) == (change.change_type == "modified")
         assert change.description and change.description.count(". ") == 0
     kinds = {c.change_type for c in changes}
-    assert kinds == {"added", "removed", "modified", "none"}
+    assert kinds == {"added", "removed", "modified", "none"} | ({"replaced"} if day == 3 else set())
 
 
 def test_day2_inventory_of_changes(world: World) -> None:
@@ -466,6 +466,8 @@ def test_day3_inventory_of_changes(world: World) -> None:
         ("removed", "AWS::EC2::Volume", "legacy-export-vol", US, ()),
         ("added", "AWS::KMS::Key", "Audit log encryption key", US, ()),
         ("added", "AWS::S3::Bucket", "acme-audit-logs-use1", US, ()),
+        ("replaced", "AWS::EC2::Instance", "prod-api-2", US, ()),
+        ("replaced", "AWS::EC2::Volume", "prod-api-2-root", US, ()),
         ("none", "AWS::DynamoDB::Table", "prod-orders", US, ()),
         ("none", "AWS::SQS::Queue", "prod-orders", EU, ()),
     }
