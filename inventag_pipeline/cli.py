@@ -34,29 +34,39 @@ def _accounts_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, streamed in 8 MiB blocks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(8 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _read_side(path: Path):
     """A snapshot file (key columns in memory) plus, when present, its manifest and relationships."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from inventag_pipeline.core.delta import SnapshotRows
-    from inventag_pipeline.core.snapshot import arn_problems, column_problems, sha256_hex
+    from inventag_pipeline.core.snapshot import arn_problems, column_problems
 
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
-    data = path.read_bytes()
     manifest_path = path.parent / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    if manifest.get("sha256") and manifest["sha256"] != sha256_hex(data):
+    if manifest.get("sha256") and manifest["sha256"] != file_sha256(path):
         raise ValueError(f"{path} is corrupted: its SHA-256 does not match {manifest_path}")
     try:
-        schema = pq.ParquetFile(pa.BufferReader(data)).schema_arrow
+        schema = pq.ParquetFile(path).schema_arrow
     except Exception as exc:  # any reader error means "not a snapshot"
         raise ValueError(f"{path} is not a readable Parquet file: {exc}") from None
     problems = column_problems(schema)
     if problems:
         raise ValueError(f"{path} is not an inventory snapshot: " + "; ".join(problems))
-    rows = SnapshotRows.from_parquet(pa.BufferReader(data))
+    # Read from the file, not from bytes held in memory: at a million rows that is 100 MB per side.
+    rows = SnapshotRows.from_parquet(str(path))
     problems = arn_problems(rows.column("arn"))
     if problems:
         raise ValueError(f"{path} is not an inventory snapshot: " + "; ".join(problems))

@@ -99,7 +99,8 @@ class SnapshotRows:
     @classmethod
     def from_parquet(cls, source: Any) -> SnapshotRows:
         """`source`: a path or a `pyarrow.BufferReader` over already checksum-verified bytes."""
-        parquet = pq.ParquetFile(source)
+        # Low-cardinality columns stay dictionary-encoded: a few bytes per row instead of a string.
+        parquet = pq.ParquetFile(source, read_dictionary=["resource_type", "service", "region"])
         keys = parquet.read(columns=_KEY_COLUMNS)
 
         def fetch(arns: pa.Array) -> pa.Table:
@@ -153,7 +154,7 @@ def _scope_mask(keys: pa.Table, scopes: set[tuple[str, str]]) -> pa.Array:
     """True where a row's (service, region) - or its service's global scope - was not verified."""
     if not scopes or keys.num_rows == 0:
         return pa.array(np.zeros(keys.num_rows, dtype=bool))
-    service, region = keys.column("service"), keys.column("region")
+    service, region = (pc.cast(keys.column(c), pa.string()) for c in ("service", "region"))
     own = pc.binary_join_element_wise(service, region, "|")
     glob = pc.binary_join_element_wise(service, pa.scalar(GLOBAL_REGION), "|")
     wanted = pa.array(sorted(f"{s}|{r}" for s, r in scopes), pa.string())
@@ -513,7 +514,8 @@ def _unique_names(keys: pa.Table, names: Sequence[str]) -> set[tuple[str, str, s
     if not names:
         return set()
     wanted = pc.is_in(keys.column("name"), value_set=pa.array(sorted(set(names)), pa.string()))
-    named = keys.filter(pc.fill_null(wanted, False)).select(["resource_type", "region", "name"])
+    picked = keys.filter(pc.fill_null(wanted, False))
+    named = pa.table({c: pc.cast(picked.column(c), pa.string()) for c in ("resource_type", "region", "name")})
     counts = named.group_by(["resource_type", "region", "name"]).aggregate([([], "count_all")])
     single = counts.filter(pc.equal(counts.column("count_all"), 1))
     return set(zip(*(single.column(c).to_pylist() for c in ("resource_type", "region", "name")), strict=True))
