@@ -169,7 +169,9 @@ def _print_day(store: Any, part: Any, index: int, injected: Sequence[Any], elaps
         for a in attr_rows:
             by_arn.setdefault(a["arn"], []).append(a)
         for r in resources.to_pylist():
-            detail = "; ".join(a["description"] for a in by_arn.get(r["arn"], [])) or r["change_type"]
+            # A replacement leads with what it replaced, then what differs.
+            changes = sorted(by_arn.get(r["arn"], []), key=lambda a: a["path"] != "arn")
+            detail = "; ".join(a["description"] for a in changes) or r["change_type"]
             print(f"   {r['severity']:>8}  {r['change_type']:<8} {r['resource_type']:<26} "
                   f"{(r['name'] or r['arn'])[:34]:<34} {detail[:90]}")
     ok = True
