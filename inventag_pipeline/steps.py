@@ -123,18 +123,22 @@ def build_snapshot(store: InventoryStore, part: Partition) -> SnapshotResult:
     return SnapshotResult(table, manifest, store.display(f"{out}/snapshot.parquet"), size)
 
 
-def load_snapshot(store: InventoryStore, part: Partition, *, columns: list[str] | None = None
-                  ) -> tuple[pa.Table, dict[str, Any]]:
-    """A stored snapshot, verified against its manifest's checksum."""
-    folder = part.folder("snapshots")
+def snapshot_manifest(store: InventoryStore, part: Partition) -> dict[str, Any]:
     try:
-        manifest = store.read_json(f"{folder}/manifest.json")
+        return store.read_json(f"{part.folder('snapshots')}/manifest.json")
     except MissingDataError:
         raise StepError(
             f"no snapshot for account {part.account} on {part.date}: materialise inventory_snapshot for this "
             "partition first (a backfill may have scheduled the delta before its snapshot)"
         ) from None
-    table = store.read_table(f"{folder}/snapshot.parquet", columns=columns, expected_sha256=manifest["sha256"])
+
+
+def load_snapshot(store: InventoryStore, part: Partition, *, columns: list[str] | None = None
+                  ) -> tuple[pa.Table, dict[str, Any]]:
+    """A stored snapshot, verified against its manifest's checksum."""
+    manifest = snapshot_manifest(store, part)
+    table = store.read_table(f"{part.folder('snapshots')}/snapshot.parquet", columns=columns,
+                             expected_sha256=manifest["sha256"])
     return table, manifest
 
 
@@ -170,15 +174,8 @@ def verify_snapshot(store: InventoryStore, part: Partition) -> dict[str, Any]:
 
 def load_snapshot_rows(store: InventoryStore, part: Partition) -> tuple[SnapshotRows, dict[str, Any]]:
     """A verified snapshot with only its key columns in memory (configurations read on demand)."""
-    folder = part.folder("snapshots")
-    try:
-        manifest = store.read_json(f"{folder}/manifest.json")
-    except MissingDataError:
-        raise StepError(
-            f"no snapshot for account {part.account} on {part.date}: materialise inventory_snapshot for this "
-            "partition first (a backfill may have scheduled the delta before its snapshot)"
-        ) from None
-    data = store.read_verified(f"{folder}/snapshot.parquet", manifest["sha256"])
+    manifest = snapshot_manifest(store, part)
+    data = store.read_verified(f"{part.folder('snapshots')}/snapshot.parquet", manifest["sha256"])
     return SnapshotRows.from_parquet(pa.BufferReader(data)), manifest
 
 
