@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from dagster import instance_for_test
@@ -199,3 +200,25 @@ def test_corrupted_snapshot_is_detected_and_nothing_is_overwritten(moto_url, ins
     assert snapshot.read_bytes() == bytes(corrupted)
     assert {p.name: p.read_bytes() for p in old_delta.iterdir()} == delta_before
     assert not _folder(storage, "deltas", DAY2).exists()
+
+
+def test_the_chain_writes_the_layout_to_s3(moto_url, instance, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    s3 = client(moto_url, "s3")
+    s3.create_bucket(Bucket="inventory-history")
+    _estate(moto_url)
+    assert run_day(instance, moto_url, "s3://inventory-history/prod", DAY1).success
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="inventory-history", Prefix="prod/")["Contents"]}
+    base = f"account={ACCOUNT}/date={DAY1}"
+    assert {f"prod/snapshots/{base}/snapshot.parquet", f"prod/snapshots/{base}/manifest.json",
+            f"prod/deltas/{base}/summary.json", f"prod/changelogs/{base}/changelog.html",
+            f"prod/raw/{base}/manifest.json"} <= keys
+    # The inventory bucket itself is one of the collected resources, read-only.
+    manifest = json.loads(s3.get_object(Bucket="inventory-history",
+                                        Key=f"prod/snapshots/{base}/manifest.json")["Body"].read())
+    assert manifest["row_count"] == pq.read_table(
+        pa.BufferReader(s3.get_object(Bucket="inventory-history",
+                                      Key=f"prod/snapshots/{base}/snapshot.parquet")["Body"].read())).num_rows
