@@ -124,6 +124,7 @@ def build_context(resources: pa.Table, attributes: pa.Table, summary: dict[str, 
         "top_services": services[:5],
         "highlights": highlights,
         "replaced": replaced,
+        "all_changes": sorted(resource_rows, key=lambda r: (-SEVERITY_RANK[r["severity"]], r["service"], r["arn"])),
         "services": services,
         "attribute_cap": ATTRIBUTE_CAP_PER_RESOURCE,
         "cap_per_service": cap_per_service,
@@ -142,20 +143,10 @@ def render_changelog(resources: pa.Table, attributes: pa.Table, summary: dict[st
         "previous_date": context["previous_date"],
         "headline": context["headline"],
         "summary": summary,
-        # The JSON keeps every change, uncapped.
-        "changes": _uncapped(resources, attributes),
+        # The JSON keeps every change, uncapped (the context's rows already carry them all).
+        "changes": [{**{k: v for k, v in row.items() if k != "changes"},
+                     "attribute_changes": [{k: v for k, v in a.items() if k != "arn"} for a in row["changes"]]}
+                    for row in context["all_changes"]],
     }
     # Compact: at tens of thousands of changes an indented, key-sorted dump costs seconds.
     return ChangelogDocuments(markdown, html, json.dumps(full, separators=(",", ":")) + "\n", context)
-
-
-def _uncapped(resources: pa.Table, attributes: pa.Table) -> list[dict[str, Any]]:
-    attrs: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in attributes.to_pylist():
-        arn = row.pop("arn")
-        attrs[arn].append(row)
-    out = []
-    for row in resources.to_pylist():
-        row["attribute_changes"] = attrs.get(row["arn"], [])
-        out.append(row)
-    return out

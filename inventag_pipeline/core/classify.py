@@ -295,10 +295,14 @@ class Rule:
     def applies_to(self, resource_type: str) -> bool:
         return any(fnmatch.fnmatchcase(resource_type, t) for t in self.types)
 
+    def holds(self, change: AttributeChange, ctx: Context) -> bool:
+        """The rule's value condition (always true without one)."""
+        return self.when is None or CONDITIONS[self.when](change, ctx)
+
     def matches_change(self, change: AttributeChange, ctx: Context) -> bool:
         if change.change not in self.changes or not self._regex.match(change.path):
             return False
-        return self.when is None or CONDITIONS[self.when](change, ctx)
+        return self.holds(change, ctx)
 
     def matches(self, resource_type: str, change: AttributeChange, ctx: Context = Context()) -> bool:
         return self.applies_to(resource_type) and self.matches_change(change, ctx)
@@ -420,6 +424,7 @@ class Classifier:
         self.rules = tuple(rules)
         self.ignore = tuple(re.compile(p) for p in ignore_fields)
         self._by_type: dict[str, tuple[Rule, ...]] = {}
+        self._candidate_cache: dict[tuple[str, str, str, str], tuple[tuple[Rule, ...], bool]] = {}
 
     def rules_for(self, resource_type: str) -> tuple[Rule, ...]:
         """The rules whose type globs admit this type, in order (cached: glob matching is slow)."""
@@ -434,18 +439,33 @@ class Classifier:
     def ignored(self, path: str) -> bool:
         return bool(self.ignore) and any(p.match(path) for p in self.ignore)
 
+    def _candidates(self, resource_type: str, change: AttributeChange) -> tuple[tuple[Rule, ...], bool]:
+        """Rules whose type, change kind and path regex admit this change, and whether its path is
+        operational. Both depend only on (type, kind, path, pattern), which repeat across resources,
+        so they are cached; conditions on the values are still evaluated per change."""
+        key = (resource_type, change.change, change.path, change.pattern)
+        found = self._candidate_cache.get(key)
+        if found is None:
+            rules = tuple(r for r in self.rules_for(resource_type)
+                          if change.change in r.changes and r._regex.match(change.path))
+            rtype = REGISTRY.get(resource_type)
+            operational = any(change.pattern == p or change.pattern.startswith(p + ".")
+                              for p in (rtype.operational_paths if rtype else ()))
+            if len(self._candidate_cache) > 200_000:
+                self._candidate_cache.clear()
+            found = self._candidate_cache[key] = (rules, operational)
+        return found
+
     def classify(self, resource_type: str, change: AttributeChange, ctx: Context = Context()) -> Classification:
-        rtype = REGISTRY.get(resource_type)
-        operational = rtype.operational_paths if rtype else ()
-        rules = self.rules_for(resource_type)
-        first = next((r for r in rules if r.overrides_operational and r.matches_change(change, ctx)), None)
+        rules, operational = self._candidates(resource_type, change)
+        first = next((r for r in rules if r.overrides_operational and r.holds(change, ctx)), None)
         if first is not None:
             category, severity, template, rule_name = (first.category, first.severity, first.description, first.name)
-        elif any(change.pattern == p or change.pattern.startswith(p + ".") for p in operational):
+        elif operational:
             category, severity, template, rule_name = (*_OPERATIONAL, "operational-state")
         else:
             for rule in rules:
-                if rule.matches_change(change, ctx):
+                if rule.holds(change, ctx):
                     category, severity, template, rule_name = (
                         rule.category, rule.severity, rule.description, rule.name)
                     break
