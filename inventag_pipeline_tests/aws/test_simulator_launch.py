@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from inventag_pipeline.aws.simulator_launch import answers, ensure_simulator, pid_file, stop_simulator
 
@@ -17,11 +18,20 @@ def test_starts_once_answers_and_stops(tmp_path, closed_port_url):
         assert "simulated AWS account 123456789012" in (tmp_path / "simulator.log").read_text()
     finally:
         assert stop_simulator(tmp_path) == pid
-    deadline = time.monotonic() + 15
-    while answers(closed_port_url) and time.monotonic() < deadline:
+    # Watch the process, not the port: under xdist another test's server may reuse the freed port.
+    deadline = time.monotonic() + 30
+    while _running(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not answers(closed_port_url)
+    assert not _running(pid)
     assert stop_simulator(tmp_path) is None
+
+
+def _running(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "State:\tZ" not in status.read_text()
+    except FileNotFoundError:
+        return False
 
 
 def test_never_starts_for_a_remote_endpoint(tmp_path):
