@@ -136,21 +136,27 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _simulator_serve(args: argparse.Namespace) -> int:
+    import threading
+
     from inventag_pipeline.aws.simulator import SimulatedAccount, SimulatorServer
 
+    # Handlers first: a stop request that arrives while seeding must not be lost (or ignored, when
+    # the parent left SIGTERM ignored).
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
     server = SimulatorServer(port=args.port).start()
-    account = SimulatedAccount(server.url)
-    count = account.seed()
-    for day in range(2, args.day + 1):
-        account.apply_day(day)
-    print(f"simulated AWS account 123456789012 at {server.url}: {count} resources, day {args.day} state "
-          f"(pid {os.getpid()}; stop with kill -TERM {os.getpid()})", flush=True)
-    stopped = []
-    signal.signal(signal.SIGTERM, lambda *_: stopped.append(True))
-    signal.signal(signal.SIGINT, lambda *_: stopped.append(True))
-    while not stopped:
-        signal.pause()
-    server.stop()
+    try:
+        account = SimulatedAccount(server.url)
+        count = account.seed()
+        for day in range(2, args.day + 1):
+            account.apply_day(day)
+        print(f"simulated AWS account 123456789012 at {server.url}: {count} resources, day {args.day} state "
+              f"(pid {os.getpid()}; stop with kill -TERM {os.getpid()})", flush=True)
+        while not stopped.wait(0.5):
+            pass
+    finally:
+        server.stop()
     return 0
 
 

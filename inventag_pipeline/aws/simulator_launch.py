@@ -75,4 +75,18 @@ def stop_simulator(state_dir: Path = STATE_DIR) -> int | None:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return None
+    deadline = time.monotonic() + 10
+    while is_running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if is_running(pid):
+        os.kill(pid, signal.SIGKILL)  # it did not stop in time; nothing of value is lost
     return pid
+
+
+def is_running(pid: int) -> bool:
+    """Running, and not a zombie waiting for its parent to reap it."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            return "State:\tZ" not in status.read()
+    except FileNotFoundError:
+        return False

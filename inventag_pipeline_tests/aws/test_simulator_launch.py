@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-from inventag_pipeline.aws.simulator_launch import answers, ensure_simulator, pid_file, stop_simulator
+from inventag_pipeline.aws.simulator_launch import answers, ensure_simulator, is_running, pid_file, stop_simulator
 
 
 def test_starts_once_answers_and_stops(tmp_path, closed_port_url):
@@ -20,20 +19,8 @@ def test_starts_once_answers_and_stops(tmp_path, closed_port_url):
         assert stop_simulator(tmp_path) == pid
     # Watch the process, not the port: under xdist another test's server may reuse the freed port.
     deadline = time.monotonic() + 30
-    while _running(pid) and time.monotonic() < deadline:
+    while is_running(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _running(pid)
+    assert not is_running(pid)
     assert stop_simulator(tmp_path) is None
 
-
-def _running(pid: int) -> bool:
-    status = Path(f"/proc/{pid}/status")
-    try:
-        return "State:\tZ" not in status.read_text()
-    except FileNotFoundError:
-        return False
-
-
-def test_never_starts_for_a_remote_endpoint(tmp_path):
-    assert ensure_simulator("http://192.0.2.1:5555", state_dir=tmp_path) is None
-    assert not pid_file(tmp_path).exists()
