@@ -59,6 +59,7 @@ from inventag_pipeline.core.canonical import (
     content_hash,
     get_path,
     pattern_of,
+    resource_name,
     split_pattern,
     strip_paths,
 )
@@ -805,17 +806,6 @@ def split_counts(n: int, types: Iterable[str]) -> dict[str, int]:
 # --- day-2 changes --------------------------------------------------------------------------------
 
 
-def _name_for(rtype: ResourceType, config: Mapping[str, Any], tags: Mapping[str, str], arn: str) -> str | None:
-    """`canonical_record`'s naming rule."""
-    name = tags.get("Name")
-    if not name and rtype.name_field:
-        found = get_path(config, rtype.name_field)
-        name = str(found[0]) if found else None
-    if not name and rtype.name_from_arn:
-        name = arn.rsplit(":", 1)[-1]
-    return name
-
-
 def _other(r: random.Random, options: Iterable[Any], current: Any) -> Any:
     return r.choice([o for o in options if o != current])
 
@@ -1154,7 +1144,7 @@ def derive_day2(day1: pa.Table, plan1: list[PlannedRow], templates: Mapping[str,
                 truth.volatile_only.append(row["arn"])
             overrides[row["arn"]] = {"configuration": canonical_json(config), "content_hash": new_hash,
                                      "tags": sorted(tags.items()),
-                                     "name": _name_for(rtype, config, tags, row["arn"])}
+                                     "name": resource_name(rtype, config, tags, row["arn"])}
 
     # Order-only: the API may list items in any order; canonicalisation makes the text identical.
     for row in day1.take(pa.array(ord_idx[:demonstrate_order])).to_pylist():
@@ -1194,7 +1184,7 @@ def verify_sample(table: pa.Table, size: int, seed: int, also: Iterable[str] = (
         real = content_hash(config, tags, rtype.volatile_paths)
         if real != row["content_hash"]:
             raise AssertionError(f"{row['arn']}: content_hash {row['content_hash']} != real {real}")
-        if _name_for(rtype, config, tags, row["arn"]) != row["name"]:
+        if resource_name(rtype, config, tags, row["arn"]) != row["name"]:
             raise AssertionError(f"{row['arn']}: name {row['name']!r} does not follow the naming rule")
         checked += 1
     arns = table.column("arn").combine_chunks()

@@ -416,6 +416,17 @@ def resolve_arn(rtype: ResourceType, payload: Mapping[str, Any], resource_id: st
     return f"arn:{partition}:{rtype.service}:{region}:{account}:{rtype.cfn_type}/{resource_id}"
 
 
+def resource_name(rtype: ResourceType, config: Mapping[str, Any], tags: Mapping[str, str], arn: str) -> str | None:
+    """The `Name` tag, else the type's name field, else (for SNS/SQS) the ARN's last segment."""
+    name = tags.get("Name")
+    if not name and rtype.name_field:
+        found = get_path(config, rtype.name_field)
+        name = str(found[0]) if found else None
+    if not name and rtype.name_from_arn:
+        name = arn.rsplit(":", 1)[-1]
+    return name
+
+
 def canonical_record(
     rtype: ResourceType,
     payload: Mapping[str, Any],
@@ -441,12 +452,7 @@ def canonical_record(
     elif rtype.is_global:
         region = GLOBAL_REGION
     arn = resolve_arn(rtype, config, resource_id, account_id, region)
-    name = tags.get("Name")
-    if not name and rtype.name_field:
-        found = get_path(config, rtype.name_field)
-        name = str(found[0]) if found else None
-    if not name and rtype.name_from_arn:
-        name = arn.rsplit(":", 1)[-1]
+    name = resource_name(rtype, config, tags, arn)
     return CanonicalRecord(
         arn=arn,
         account_id=account_id,
