@@ -2,15 +2,26 @@
 
 from dagster import Definitions
 
+from inventag_pipeline.compliance.assets import tag_compliance
 from inventag_pipeline.inventory.assets import changelog, inventory_delta, inventory_snapshot, raw_inventory
 from inventag_pipeline.inventory.schedules import daily_inventory_job, daily_inventory_schedule
 from inventag_pipeline.inventory.sensors import account_registration_sensor
-from inventag_pipeline.resources import AwsInventoryResource, DeltaRulesResource, InventoryStoreResource
+from inventag_pipeline.resources import (
+    AwsInventoryResource,
+    DeltaRulesResource,
+    InventoryStoreResource,
+    TagPolicyResource,
+)
 
 defs = Definitions(
-    assets=[raw_inventory, inventory_snapshot, inventory_delta, changelog],
+    assets=[raw_inventory, inventory_snapshot, inventory_delta, changelog, tag_compliance],
     jobs=[daily_inventory_job],
     schedules=[daily_inventory_schedule],
     sensors=[account_registration_sensor],
-    resources={"aws": AwsInventoryResource(), "store": InventoryStoreResource(), "delta_rules": DeltaRulesResource()},
+    resources={
+        "aws": AwsInventoryResource(),
+        "store": InventoryStoreResource(),
+        "delta_rules": DeltaRulesResource(),
+        "tag_policy": TagPolicyResource(),
+    },
 )

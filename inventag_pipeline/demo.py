@@ -18,7 +18,7 @@ from typing import Any
 from inventag_pipeline.core.accounts import SIMULATED_ACCOUNT_ID
 
 PROJECT_STATE = Path(".inventag")
-INVENTORY_ASSETS = ("raw_inventory", "inventory_snapshot", "inventory_delta", "changelog")
+INVENTORY_ASSETS = ("raw_inventory", "inventory_snapshot", "inventory_delta", "changelog", "tag_compliance")
 
 
 def prepare_home(home: Path) -> Path:
@@ -92,7 +92,7 @@ def run_demo_on(account: Any, *, days: int = 3, state_dir: Path = PROJECT_STATE,
     os.environ["DAGSTER_HOME"] = str(home)
     storage_uri = os.environ.get("INVENTAG_STORAGE_URI") or str((state_dir / "store").resolve())
     store = InventoryStore(storage_uri)
-    for kind in ("raw", "snapshots", "relationships", "deltas", "changelogs"):
+    for kind in ("raw", "snapshots", "relationships", "deltas", "changelogs", "tags"):
         store.delete_folder(f"{store_kind(kind)}/account={SIMULATED_ACCOUNT_ID}")
 
     dates = demo_dates(days)
@@ -111,7 +111,12 @@ def _run_days(account: Any, instance: Any, assets: list[Any], store: Any, storag
     from dagster import materialize
 
     from inventag_pipeline.partitions import ACCOUNTS_PARTITION, partition_key
-    from inventag_pipeline.resources import AwsInventoryResource, DeltaRulesResource, InventoryStoreResource
+    from inventag_pipeline.resources import (
+    AwsInventoryResource,
+    DeltaRulesResource,
+    InventoryStoreResource,
+    TagPolicyResource,
+)
     from inventag_pipeline.store.store import Partition
 
     instance.add_dynamic_partitions(ACCOUNTS_PARTITION, [SIMULATED_ACCOUNT_ID])
@@ -124,6 +129,7 @@ def _run_days(account: Any, instance: Any, assets: list[Any], store: Any, storag
         "aws": AwsInventoryResource(simulator_url=account.endpoint_url, allow_outside_window=True),
         "store": InventoryStoreResource(storage_uri=storage_uri),
         "delta_rules": DeltaRulesResource(),
+        "tag_policy": TagPolicyResource(),
     }
     for index, date in enumerate(dates, start=1):
         injected = account.apply_day(index) if index > 1 else []
@@ -192,6 +198,11 @@ def _print_day(store: Any, part: Any, index: int, injected: Sequence[Any], elaps
             print(f"    missing or wrong: {c.description}")
         for r in unexpected:
             print(f"    unexpected: {r['change_type']} {r['resource_type']} {r['name'] or r['arn']}")
+    tags = store.read_table(f"{part.folder('tags')}/results.parquet").to_pylist()
+    judged = [r for r in tags if r["exemption"] is None]
+    failing = sum(1 for r in judged if not r["compliant"])
+    pct = 100.0 * (len(judged) - failing) / len(judged) if judged else 100.0
+    print(f"  Tag policy: {pct:.1f}% of {len(judged)} resources compliant ({failing} missing or invalid tags)")
     paths = {ext: store.display(f"{part.folder('changelogs')}/changelog.{ext}") for ext in ("md", "html")}
     print(f"  Changelog: {paths['md']}\n             {paths['html']}\n")
     return ok

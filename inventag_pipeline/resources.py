@@ -22,6 +22,7 @@ from inventag_pipeline.core.accounts import (
 )
 from inventag_pipeline.core.classify import Classifier, load_rules_file
 from inventag_pipeline.core.delta import DeltaEngine
+from inventag_pipeline.core.tagpolicy import TagPolicy, load_policy
 from inventag_pipeline.store.store import InventoryStore
 
 SIMULATED_REGIONS = ("us-east-1", "eu-west-1")
@@ -108,10 +109,21 @@ class DeltaRulesResource(ConfigurableResource):
 
     rules_file: str | None = None
 
-    def engine(self) -> DeltaEngine:
+    def engine(self, required_tags: tuple[str, ...] | None = None) -> DeltaEngine:
+        """The delta engine; `required_tags` (from the tag policy) drive its compliance impact."""
         path = self.rules_file or os.environ.get("INVENTAG_DELTA_RULES_FILE")
-        if not path:
-            return DeltaEngine()
-        rules, ignore = load_rules_file(path)
-        return DeltaEngine(Classifier().with_overrides(rules, ignore))
+        classifier = Classifier()
+        if path:
+            rules, ignore = load_rules_file(path)
+            classifier = classifier.with_overrides(rules, ignore)
+        return DeltaEngine(classifier, required_tags) if required_tags else DeltaEngine(classifier)
 
+
+
+class TagPolicyResource(ConfigurableResource):
+    """The tag policy (INVENTAG_TAG_POLICY_FILE); without one, Environment, Owner and CostCenter."""
+
+    policy_file: str | None = None
+
+    def policy(self) -> TagPolicy:
+        return load_policy(self.policy_file or os.environ.get("INVENTAG_TAG_POLICY_FILE") or None)

@@ -27,6 +27,7 @@ from inventag_pipeline.core.snapshot import (
     relationships_table,
     schema_problems,
 )
+from inventag_pipeline.core.tagpolicy import TagPolicy, evaluate, summarise
 from inventag_pipeline.store.store import IntegrityError, InventoryStore, MissingDataError, Partition
 
 
@@ -232,6 +233,21 @@ def write_changelog(store: InventoryStore, part: Partition, *, account_name: str
         store.write_bytes(relative, text.encode("utf-8"))
         paths[ext] = store.display(relative)
     return docs, paths
+
+
+# --- compliance ------------------------------------------------------------------------------------
+
+
+def write_tag_compliance(store: InventoryStore, part: Partition, policy: TagPolicy) -> tuple[dict[str, Any], str]:
+    """Evaluate the snapshot against the tag policy; writes results.parquet."""
+    columns = ["arn", "resource_type", "service", "region", "account_id", "tags"]
+    table, _ = load_snapshot(store, part, columns=columns)
+    rows = table.to_pylist()
+    results = evaluate(policy, rows)
+    summary = summarise(results, {r["arn"]: r["service"] for r in rows})
+    relative = f"{part.folder('tags')}/results.parquet"
+    store.write_table(relative, results)
+    return summary, store.display(relative)
 
 
 # --- small helpers for metadata -----------------------------------------------------------------------

@@ -20,16 +20,22 @@ from inventag_pipeline.aws.collector import CollectionFailed
 from inventag_pipeline.aws.session import CredentialsError
 from inventag_pipeline.core.accounts import AccountsConfigError, CollectionWindowError
 from inventag_pipeline.core.classify import RulesConfigError
+from inventag_pipeline.core.tagpolicy import TagPolicyError
 from inventag_pipeline.inventory import checks
 from inventag_pipeline.partitions import inventory_partitions, split_key
-from inventag_pipeline.resources import AwsInventoryResource, DeltaRulesResource, InventoryStoreResource
+from inventag_pipeline.resources import (
+    AwsInventoryResource,
+    DeltaRulesResource,
+    InventoryStoreResource,
+    TagPolicyResource,
+)
 from inventag_pipeline.store.store import IntegrityError, Partition
 
 GROUP = "inventory"
 OWNERS = ["team:cloud-platform"]
 
 
-def _partition(context: AssetExecutionContext) -> Partition:
+def partition_of(context: AssetExecutionContext) -> Partition:
     account, date = split_key(context.partition_key)
     return Partition(account, date)
 
@@ -52,7 +58,7 @@ def _md_table(counts: dict[str, int], key: str, value: str = "count") -> Metadat
 )
 def raw_inventory(context: AssetExecutionContext, aws: AwsInventoryResource,
                   store: InventoryStoreResource) -> MaterializeResult:
-    part = _partition(context)
+    part = partition_of(context)
     try:
         account = aws.account(part.account)
         note = aws.check_window(dt.date.fromisoformat(part.date), steps.utc_now())
@@ -104,7 +110,7 @@ def raw_inventory(context: AssetExecutionContext, aws: AwsInventoryResource,
     ),
 )
 def inventory_snapshot(context: AssetExecutionContext, store: InventoryStoreResource) -> MaterializeResult:
-    part = _partition(context)
+    part = partition_of(context)
     try:
         result = steps.build_snapshot(store.store(), part)
     except steps.StepError as exc:
@@ -141,11 +147,12 @@ def inventory_snapshot(context: AssetExecutionContext, store: InventoryStoreReso
     ),
 )
 def inventory_delta(context: AssetExecutionContext, store: InventoryStoreResource,
-                    delta_rules: DeltaRulesResource) -> MaterializeResult:
-    part = _partition(context)
+                    delta_rules: DeltaRulesResource, tag_policy: TagPolicyResource) -> MaterializeResult:
+    part = partition_of(context)
     try:
-        result = steps.compute_delta(store.store(), part, delta_rules.engine())
-    except (steps.StepError, IntegrityError, RulesConfigError) as exc:
+        engine = delta_rules.engine(required_tags=tag_policy.policy().required_keys)
+        result = steps.compute_delta(store.store(), part, engine)
+    except (steps.StepError, IntegrityError, RulesConfigError, TagPolicyError) as exc:
         raise Failure(description=str(exc), allow_retries=False) from exc
     summary = result.summary
     severity = summary["counts"]["severity"]
@@ -188,7 +195,7 @@ def inventory_delta(context: AssetExecutionContext, store: InventoryStoreResourc
 )
 def changelog(context: AssetExecutionContext, aws: AwsInventoryResource,
               store: InventoryStoreResource) -> MaterializeResult:
-    part = _partition(context)
+    part = partition_of(context)
     name = next((a.name for a in _safe_accounts(aws) if a.id == part.account), None)
     try:
         docs, paths = steps.write_changelog(store.store(), part, account_name=name)

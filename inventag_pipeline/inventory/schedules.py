@@ -19,9 +19,9 @@ ACCOUNT_TAG = "inventag/account"
 
 daily_inventory_job = define_asset_job(
     "daily_inventory",
-    selection=AssetSelection.groups("inventory"),
+    selection=AssetSelection.groups("inventory", "compliance"),
     partitions_def=inventory_partitions,
-    description="Collect, snapshot, diff and report one account for one day.",
+    description="Collect, snapshot, diff, report and evaluate compliance for one account and one day.",
 )
 
 

@@ -11,7 +11,7 @@ import pytest
 from dagster import instance_for_test
 
 from inventag_pipeline_tests.conftest import client
-from inventag_pipeline_tests.inventory.helpers import ACCOUNT, failure_message, run_day
+from inventag_pipeline_tests.inventory.helpers import ACCOUNT, CHAIN, failure_message, run_day
 
 DAY1, DAY2 = "2026-11-20", "2026-11-21"
 REQUIRED = [{"Key": "Environment", "Value": "production"}, {"Key": "Owner", "Value": "web@example.com"},
@@ -222,3 +222,24 @@ def test_the_chain_writes_the_layout_to_s3(moto_url, instance, monkeypatch):
     assert manifest["row_count"] == pq.read_table(
         pa.BufferReader(s3.get_object(Bucket="inventory-history",
                                       Key=f"prod/snapshots/{base}/snapshot.parquet")["Body"].read())).num_rows
+
+
+def test_tag_compliance_evaluates_the_snapshot_against_the_policy(moto_url, instance, storage, tmp_path):
+    ids = _estate(moto_url)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "required:\n  - {key: Environment, allowed: [production, staging]}\n  - Owner\n"
+        "scope: {services: [ec2], resource_types: ['AWS::EC2::Instance', 'AWS::EC2::SecurityGroup']}\n"
+        "exemptions:\n  - {arn: '*:security-group/*', reason: security groups are tagged by the network team}\n")
+    result = run_day(instance, moto_url, storage, DAY1, keys=(*CHAIN, "tag_compliance"),
+                     tag_policy_file=str(policy))
+    assert result.success
+    rows = pq.read_table(Path(storage) / "compliance" / "tags" / f"account={ACCOUNT}" / f"date={DAY1}"
+                         / "results.parquet").to_pylist()
+    by_arn = {r["arn"]: r for r in rows}
+    assert (by_arn[ids["instance_arn"]]["compliant"], by_arn[ids["instance_arn"]]["missing_tags"]) == (True, [])
+    assert by_arn[ids["sg_arn"]]["exemption"] == "security groups are tagged by the network team"
+    assert {r["resource_type"] for r in rows} == {"AWS::EC2::Instance", "AWS::EC2::SecurityGroup"}
+    [materialization] = result.asset_materializations_for_node("tag_compliance")
+    assert (materialization.metadata["tag_compliance_pct"].value, materialization.metadata["evaluated"].value) == (
+        100.0, len(rows))

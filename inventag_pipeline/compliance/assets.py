@@ -1,0 +1,41 @@
+"""Compliance assets fed by the snapshot: tag_compliance (tag policy per resource)."""
+
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+
+from inventag_pipeline import steps
+from inventag_pipeline.core.tagpolicy import TagPolicyError
+from inventag_pipeline.inventory.assets import OWNERS, inventory_snapshot, partition_of
+from inventag_pipeline.partitions import inventory_partitions
+from inventag_pipeline.resources import InventoryStoreResource, TagPolicyResource
+
+
+@asset(
+    partitions_def=inventory_partitions,
+    group_name="compliance",
+    owners=OWNERS,
+    kinds={"parquet"},
+    deps=[inventory_snapshot],
+    description=(
+        "Tag-policy evaluation of every resource in the snapshot (INVENTAG_TAG_POLICY_FILE, default: "
+        "Environment, Owner, CostCenter): compliant, untagged, missing keys, invalid values, exemption."
+    ),
+)
+def tag_compliance(context: AssetExecutionContext, store: InventoryStoreResource,
+                   tag_policy: TagPolicyResource) -> MaterializeResult:
+    part = partition_of(context)
+    try:
+        summary, path = steps.write_tag_compliance(store.store(), part, tag_policy.policy())
+    except (steps.StepError, TagPolicyError) as exc:
+        raise Failure(description=str(exc), allow_retries=False) from exc
+    per_service = "\n".join(f"| {s} | {pct} |" for s, pct in summary["by_service"].items())
+    return MaterializeResult(
+        metadata={
+            "tag_compliance_pct": summary["compliance_percentage"],
+            "evaluated": summary["evaluated"],
+            "non_compliant": summary["non_compliant"],
+            "untagged": summary["untagged"],
+            "exempt": summary["exempt"],
+            "by_service": MetadataValue.md(f"| service | compliant % |\n|---|---:|\n{per_service}"),
+            "path": MetadataValue.path(path),
+        }
+    )
