@@ -2,7 +2,7 @@
 
 from dagster import Definitions
 
-from inventag_pipeline.compliance.assets import tag_compliance
+from inventag_pipeline.compliance.assets import security_findings, tag_compliance
 from inventag_pipeline.inventory.assets import changelog, inventory_delta, inventory_snapshot, raw_inventory
 from inventag_pipeline.inventory.schedules import daily_inventory_job, daily_inventory_schedule
 from inventag_pipeline.inventory.sensors import account_registration_sensor
@@ -14,7 +14,7 @@ from inventag_pipeline.resources import (
 )
 
 defs = Definitions(
-    assets=[raw_inventory, inventory_snapshot, inventory_delta, changelog, tag_compliance],
+    assets=[raw_inventory, inventory_snapshot, inventory_delta, changelog, tag_compliance, security_findings],
     jobs=[daily_inventory_job],
     schedules=[daily_inventory_schedule],
     sensors=[account_registration_sensor],

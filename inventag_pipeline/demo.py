@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from typing import Any
 from inventag_pipeline.core.accounts import SIMULATED_ACCOUNT_ID
 
 PROJECT_STATE = Path(".inventag")
-INVENTORY_ASSETS = ("raw_inventory", "inventory_snapshot", "inventory_delta", "changelog", "tag_compliance")
+INVENTORY_ASSETS = ("raw_inventory", "inventory_snapshot", "inventory_delta", "changelog", "tag_compliance",
+                    "security_findings")
 
 
 def prepare_home(home: Path) -> Path:
@@ -92,7 +94,7 @@ def run_demo_on(account: Any, *, days: int = 3, state_dir: Path = PROJECT_STATE,
     os.environ["DAGSTER_HOME"] = str(home)
     storage_uri = os.environ.get("INVENTAG_STORAGE_URI") or str((state_dir / "store").resolve())
     store = InventoryStore(storage_uri)
-    for kind in ("raw", "snapshots", "relationships", "deltas", "changelogs", "tags"):
+    for kind in ("raw", "snapshots", "relationships", "deltas", "changelogs", "tags", "security"):
         store.delete_folder(f"{store_kind(kind)}/account={SIMULATED_ACCOUNT_ID}")
 
     dates = demo_dates(days)
@@ -203,6 +205,10 @@ def _print_day(store: Any, part: Any, index: int, injected: Sequence[Any], elaps
     failing = sum(1 for r in judged if not r["compliant"])
     pct = 100.0 * (len(judged) - failing) / len(judged) if judged else 100.0
     print(f"  Tag policy: {pct:.1f}% of {len(judged)} resources compliant ({failing} missing or invalid tags)")
+    findings = store.read_table(f"{part.folder('security')}/findings.parquet").to_pylist()
+    failing = Counter(f["severity"] for f in findings if f["status"] == "FAIL")
+    print(f"  Security checks: {sum(failing.values())} failing of {len(findings)} "
+          f"(critical {failing['critical']}, high {failing['high']}, medium {failing['medium']})")
     paths = {ext: store.display(f"{part.folder('changelogs')}/changelog.{ext}") for ext in ("md", "html")}
     print(f"  Changelog: {paths['md']}\n             {paths['html']}\n")
     return ok

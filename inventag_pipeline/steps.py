@@ -18,6 +18,7 @@ from inventag_pipeline.aws.collector import Collection
 from inventag_pipeline.aws.guard import AuditLog, classify_operation
 from inventag_pipeline.core.canonical import canonical_record
 from inventag_pipeline.core.changelog import ChangelogDocuments, render_changelog
+from inventag_pipeline.core.checks import evaluate_checks
 from inventag_pipeline.core.delta import DeltaEngine, DeltaResult, SnapshotRows
 from inventag_pipeline.core.registry import REGISTRY
 from inventag_pipeline.core.snapshot import (
@@ -248,6 +249,16 @@ def write_tag_compliance(store: InventoryStore, part: Partition, policy: TagPoli
     relative = f"{part.folder('tags')}/results.parquet"
     store.write_table(relative, results)
     return summary, store.display(relative)
+
+
+def write_security_findings(store: InventoryStore, part: Partition) -> tuple[pa.Table, str]:
+    """Run every declared check on the snapshot; writes findings.parquet."""
+    table, _ = load_snapshot(store, part, columns=["arn", "resource_type", "resource_id", "name",
+                                                               "configuration"])
+    findings = evaluate_checks(table.to_pylist())
+    relative = f"{part.folder('security')}/findings.parquet"
+    store.write_table(relative, findings)
+    return findings, store.display(relative)
 
 
 # --- small helpers for metadata -----------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Compliance assets fed by the snapshot: tag_compliance (tag policy per resource)."""
+"""Compliance assets fed by the snapshot: tag_compliance and security_findings."""
+
+from collections import Counter
 
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
@@ -36,6 +38,38 @@ def tag_compliance(context: AssetExecutionContext, store: InventoryStoreResource
             "untagged": summary["untagged"],
             "exempt": summary["exempt"],
             "by_service": MetadataValue.md(f"| service | compliant % |\n|---|---:|\n{per_service}"),
+            "path": MetadataValue.path(path),
+        }
+    )
+
+
+@asset(
+    partitions_def=inventory_partitions,
+    group_name="compliance",
+    owners=OWNERS,
+    kinds={"parquet"},
+    deps=[inventory_snapshot],
+    description=(
+        "Security checks evaluated from the snapshot itself (no live calls): one row per resource and "
+        "applicable check with PASS / FAIL / NOT_APPLICABLE, severity, framework references and evidence."
+    ),
+)
+def security_findings(context: AssetExecutionContext, store: InventoryStoreResource) -> MaterializeResult:
+    part = partition_of(context)
+    try:
+        findings, path = steps.write_security_findings(store.store(), part)
+    except steps.StepError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from exc
+    rows = findings.to_pylist()
+    failing = Counter(r["severity"] for r in rows if r["status"] == "FAIL")
+    by_check = Counter(r["check_id"] for r in rows if r["status"] == "FAIL")
+    table = "\n".join(f"| {check} | {count} |" for check, count in sorted(by_check.items(), key=lambda kv: -kv[1]))
+    return MaterializeResult(
+        metadata={
+            "findings": len(rows),
+            "failing": sum(failing.values()),
+            **{f"failing_{s}": failing.get(s, 0) for s in ("critical", "high", "medium", "low")},
+            "failing_by_check": MetadataValue.md(f"| check | failing |\n|---|---:|\n{table}"),
             "path": MetadataValue.path(path),
         }
     )

@@ -77,7 +77,7 @@ def _rule_items(value: Any) -> list[Mapping[str, Any]]:
     return []
 
 
-def _covers_admin_port(rule: Mapping[str, Any]) -> bool:
+def covers_admin_port(rule: Mapping[str, Any]) -> bool:
     protocol = str(rule.get("IpProtocol")).lower()
     if protocol == "-1":
         return True
@@ -95,7 +95,7 @@ def _world_open(change: AttributeChange, ctx: Context) -> bool:
 
 def _world_open_admin(change: AttributeChange, ctx: Context) -> bool:
     return change.change != "removed" and any(
-        r.get("Source") in WORLD_CIDRS and _covers_admin_port(r) for r in _rule_items(change.new)
+        r.get("Source") in WORLD_CIDRS and covers_admin_port(r) for r in _rule_items(change.new)
     )
 
 

@@ -24,14 +24,15 @@ def test_definitions_resolve_by_name():
     assert defs.resolve_sensor_def("account_registration_sensor").name == "account_registration_sensor"
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"raw_inventory", "inventory_snapshot", "inventory_delta", "changelog", "tag_compliance"}
+    assert keys == {"raw_inventory", "inventory_snapshot", "inventory_delta", "changelog", "tag_compliance",
+                    "security_findings"}
     groups = {}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.description, f"{key} has no description"
         groups[key.to_user_string()] = node.group_name
     assert groups == {"raw_inventory": "inventory", "inventory_snapshot": "inventory", "inventory_delta": "inventory",
-                      "changelog": "inventory", "tag_compliance": "compliance"}
+                      "changelog": "inventory", "tag_compliance": "compliance", "security_findings": "compliance"}
     assert {c.name for c in graph.asset_check_keys} == {
         "snapshot_checksum_matches", "snapshot_schema_valid", "all_scopes_verified"}
 

@@ -243,3 +243,19 @@ def test_tag_compliance_evaluates_the_snapshot_against_the_policy(moto_url, inst
     [materialization] = result.asset_materializations_for_node("tag_compliance")
     assert (materialization.metadata["tag_compliance_pct"].value, materialization.metadata["evaluated"].value) == (
         100.0, len(rows))
+
+
+def test_security_findings_are_evaluated_from_the_snapshot(moto_url, instance, storage):
+    ids = _estate(moto_url)
+    client(moto_url, "ec2").modify_instance_metadata_options(InstanceId=ids["instance"], HttpTokens="required")
+    result = run_day(instance, moto_url, storage, DAY1, keys=(*CHAIN, "security_findings"))
+    assert result.success
+    rows = pq.read_table(Path(storage) / "compliance" / "security" / f"account={ACCOUNT}" / f"date={DAY1}"
+                         / "findings.parquet").to_pylist()
+    verdicts = {(r["arn"], r["check_id"]): r["status"] for r in rows}
+    assert verdicts[(ids["sg_arn"], "ec2_securitygroup_admin_ports_closed_to_world")] == "PASS"
+    assert verdicts[(ids["bucket_arn"], "s3_bucket_public_access_blocked")] == "PASS"
+    assert verdicts[(ids["bucket_arn"], "s3_bucket_versioning_enabled")] == "FAIL"
+    assert verdicts[(ids["instance_arn"], "ec2_instance_imdsv2_required")] == "PASS"
+    [materialization] = result.asset_materializations_for_node("security_findings")
+    assert materialization.metadata["failing"].value == sum(1 for r in rows if r["status"] == "FAIL")
