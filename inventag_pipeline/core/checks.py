@@ -189,6 +189,129 @@ def sqs_queue_encrypted(config: Mapping[str, Any], name: str) -> Verdict:
     return _ok(encrypted, f"Queue {name}", "is encrypted at rest", "is not encrypted at rest")
 
 
+# --- IAM -----------------------------------------------------------------------------------------------
+
+
+def _statements(document: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(document, Mapping):
+        return []
+    return [s for s in document.get("Statement") or [] if isinstance(s, Mapping)]
+
+
+def _principals(statement: Mapping[str, Any]) -> list[str]:
+    principal = statement.get("Principal")
+    if principal == "*":
+        return ["*"]
+    if isinstance(principal, Mapping):
+        return [p for values in principal.values() for p in ([values] if isinstance(values, str) else values)]
+    return []
+
+
+def _public_statements(document: Any) -> list[Mapping[str, Any]]:
+    """Allow statements open to every principal, with no condition narrowing them."""
+    return [s for s in _statements(document)
+            if s.get("Effect") == "Allow" and "*" in _principals(s) and not s.get("Condition")]
+
+
+@check(title="IAM user with console access has MFA", severity="high", resource_types=["AWS::IAM::User"],
+       frameworks=["cis-aws-3.0:1.10", "aws-fsbp:IAM.5"],
+       risk="A console password alone is one phishing e-mail away from account takeover.",
+       remediation="Enable an MFA device for the user (aws iam enable-mfa-device) or remove the console password.")
+def iam_user_console_mfa_enabled(config: Mapping[str, Any], name: str) -> Verdict:
+    if not config.get("LoginProfile"):
+        return Verdict(NOT_APPLICABLE, f"User {name} has no console password")
+    return _ok(bool(config.get("MFADevices")), f"User {name}", "has console access and an MFA device",
+               "has console access and no MFA device")
+
+
+@check(title="Customer-managed policy does not grant full administrative access", severity="critical",
+       resource_types=["AWS::IAM::ManagedPolicy"], frameworks=["cis-aws-3.0:1.16", "aws-fsbp:IAM.1"],
+       risk="Action * on Resource * gives whoever holds the policy control of the whole account.",
+       remediation="Replace the statement with the specific actions and resources the holders need.")
+def iam_policy_no_full_admin(config: Mapping[str, Any], name: str) -> Verdict:
+    admin = [s for s in _statements(config.get("PolicyDocument"))
+             if s.get("Effect") == "Allow" and {"*", "*:*"} & set(s.get("Action") or [])
+             and "*" in (s.get("Resource") or [])]
+    return _ok(not admin, f"Policy {name}", "grants no Action * on Resource *", "allows Action * on Resource *")
+
+
+@check(title="IAM role cannot be assumed by everyone", severity="critical", resource_types=["AWS::IAM::Role"],
+       frameworks=["aws-fsbp:IAM.21"], risk="A trust policy open to * lets any AWS account assume the role.",
+       remediation="Restrict the trust policy's Principal to the accounts or services that need the role.")
+def iam_role_trust_not_public(config: Mapping[str, Any], name: str) -> Verdict:
+    public = _public_statements(config.get("AssumeRolePolicyDocument"))
+    return _ok(not public, f"Role {name}", "trusts only named principals", "can be assumed by any principal (*)")
+
+
+# --- Lambda, RDS, SNS, SQS, S3 policies -----------------------------------------------------------------
+
+DEPRECATED_RUNTIMES = frozenset({
+    "python2.7", "python3.6", "python3.7", "python3.8", "nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10",
+    "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x", "java8", "dotnetcore1.0", "dotnetcore2.0",
+    "dotnetcore2.1", "dotnetcore3.1", "dotnet6", "ruby2.5", "ruby2.7", "go1.x",
+})
+
+
+@check(title="Lambda function runs on a supported runtime", severity="medium",
+       resource_types=["AWS::Lambda::Function"], frameworks=["aws-fsbp:Lambda.2"],
+       risk="Deprecated runtimes receive no security patches.",
+       remediation="Move the function to a supported runtime (aws lambda update-function-configuration --runtime).")
+def lambda_function_runtime_supported(config: Mapping[str, Any], name: str) -> Verdict:
+    runtime = config.get("Runtime")
+    if not runtime:
+        return Verdict(NOT_APPLICABLE, f"Function {name} is a container image")
+    return _ok(runtime not in DEPRECATED_RUNTIMES, f"Function {name}", f"runs on {runtime}",
+               f"runs on deprecated runtime {runtime}")
+
+
+@check(title="RDS instance keeps automated backups", severity="medium", resource_types=["AWS::RDS::DBInstance"],
+       frameworks=["aws-fsbp:RDS.11"], risk="Without backups a deletion or corruption cannot be undone.",
+       remediation="aws rds modify-db-instance --db-instance-identifier ID --backup-retention-period 7")
+def rds_instance_backups_enabled(config: Mapping[str, Any], name: str) -> Verdict:
+    days = int(config.get("BackupRetentionPeriod") or 0)
+    return _ok(days > 0, f"Database {name}", f"keeps backups for {days} day(s)", "has automated backups off")
+
+
+@check(title="RDS instance is Multi-AZ", severity="low", resource_types=["AWS::RDS::DBInstance"],
+       frameworks=["aws-fsbp:RDS.5"], risk="A single-AZ database is down for the length of an AZ outage.",
+       remediation="aws rds modify-db-instance --db-instance-identifier ID --multi-az")
+def rds_instance_multi_az(config: Mapping[str, Any], name: str) -> Verdict:
+    return _ok(config.get("MultiAZ") is True, f"Database {name}", "is Multi-AZ", "runs in a single AZ")
+
+
+@check(title="SNS topic policy is not public", severity="critical", resource_types=["AWS::SNS::Topic"],
+       frameworks=["aws-fsbp:SNS.4"], risk="Anyone can publish to or subscribe to a public topic.",
+       remediation="Restrict the topic policy's Principal, or add a condition such as aws:SourceAccount.")
+def sns_topic_policy_not_public(config: Mapping[str, Any], name: str) -> Verdict:
+    public = _public_statements((config.get("Attributes") or {}).get("Policy"))
+    return _ok(not public, f"Topic {name}", "is not open to everyone", "has a policy open to every principal (*)")
+
+
+@check(title="SNS topic is encrypted at rest", severity="medium", resource_types=["AWS::SNS::Topic"],
+       frameworks=["aws-fsbp:SNS.1"], risk="Messages are stored in clear.",
+       remediation="aws sns set-topic-attributes --topic-arn ARN --attribute-name KmsMasterKeyId "
+                   "--attribute-value alias/aws/sns")
+def sns_topic_encrypted(config: Mapping[str, Any], name: str) -> Verdict:
+    return _ok(bool((config.get("Attributes") or {}).get("KmsMasterKeyId")), f"Topic {name}",
+               "is encrypted at rest", "is not encrypted at rest")
+
+
+@check(title="SQS queue policy is not public", severity="critical", resource_types=["AWS::SQS::Queue"],
+       frameworks=["aws-fsbp:SQS.3"], risk="Anyone can send to or read from a public queue.",
+       remediation="Restrict the queue policy's Principal, or add a condition such as aws:SourceAccount.")
+def sqs_queue_policy_not_public(config: Mapping[str, Any], name: str) -> Verdict:
+    public = _public_statements((config.get("Attributes") or {}).get("Policy"))
+    return _ok(not public, f"Queue {name}", "is not open to everyone", "has a policy open to every principal (*)")
+
+
+@check(title="S3 bucket policy is not public", severity="critical", resource_types=["AWS::S3::Bucket"],
+       frameworks=["aws-fsbp:S3.2", "aws-fsbp:S3.3"], risk="A public bucket policy exposes the objects it covers.",
+       remediation="Remove the statements granting Principal * (aws s3api put-bucket-policy / delete-bucket-policy).")
+def s3_bucket_policy_not_public(config: Mapping[str, Any], name: str) -> Verdict:
+    public = bool(_public_statements(config.get("Policy"))) or (config.get("PolicyStatus") or {}).get("IsPublic")
+    return _ok(not public, f"Bucket {name}", "has no public policy", "has a policy open to every principal (*)")
+
+
 # --- engine ---------------------------------------------------------------------------------------------
 
 

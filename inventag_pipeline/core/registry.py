@@ -295,6 +295,9 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
             ),
             Detail("list_groups_for_user", {"UserName": "{id}"}, "Groups", "Groups[].GroupName", paginate=True),
             Detail("list_mfa_devices", {"UserName": "{id}"}, "MFADevices", "MFADevices[].SerialNumber", paginate=True),
+            # Console access: a login profile exists (its password is never readable).
+            Detail("get_login_profile", {"UserName": "{id}"}, "LoginProfile", "LoginProfile",
+                   absent_codes=("NoSuchEntity",)),
         ),
         volatile_paths=("PasswordLastUsed", "UserId"),
         list_keys={"AttachedManagedPolicies": ("PolicyArn",)},
