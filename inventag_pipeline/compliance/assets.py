@@ -10,13 +10,18 @@ from inventag_pipeline.inventory.assets import OWNERS, inventory_snapshot, parti
 from inventag_pipeline.partitions import inventory_partitions
 from inventag_pipeline.resources import InventoryStoreResource, TagPolicyResource
 
+# Every compliance asset: per (account, day), fed by the snapshot, written as Parquet.
+COMPLIANCE_ASSET = {
+    "partitions_def": inventory_partitions,
+    "group_name": "compliance",
+    "owners": OWNERS,
+    "kinds": {"parquet"},
+    "deps": [inventory_snapshot],
+}
+
 
 @asset(
-    partitions_def=inventory_partitions,
-    group_name="compliance",
-    owners=OWNERS,
-    kinds={"parquet"},
-    deps=[inventory_snapshot],
+    **COMPLIANCE_ASSET,
     description=(
         "Tag-policy evaluation of every resource in the snapshot (INVENTAG_TAG_POLICY_FILE, default: "
         "Environment, Owner, CostCenter): compliant, untagged, missing keys, invalid values, exemption."
@@ -44,11 +49,7 @@ def tag_compliance(context: AssetExecutionContext, store: InventoryStoreResource
 
 
 @asset(
-    partitions_def=inventory_partitions,
-    group_name="compliance",
-    owners=OWNERS,
-    kinds={"parquet"},
-    deps=[inventory_snapshot],
+    **COMPLIANCE_ASSET,
     description=(
         "Security checks evaluated from the snapshot itself (no live calls): one row per resource and "
         "applicable check with PASS / FAIL / NOT_APPLICABLE, severity, framework references and evidence."

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from inventag_pipeline.core.configfile import read_yaml_file
 
 ACCOUNT_ID_RE = re.compile(r"\d{12}")
 REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d")
@@ -111,14 +111,8 @@ def load_accounts(path: str | Path | None) -> list[Account]:
     """Accounts from a YAML file; with no file configured, the simulated demo account."""
     if not path:
         return [simulated_account()]
-    file = Path(path)
-    if not file.is_file():
-        raise AccountsConfigError(f"accounts file {str(file)!r} does not exist (INVENTAG_ACCOUNTS_FILE)")
-    try:
-        data = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        raise AccountsConfigError(f"accounts file {str(file)!r} is not valid YAML: {exc}") from None
-    return parse_accounts(data, source=str(file))
+    data = read_yaml_file(path, "accounts file", "INVENTAG_ACCOUNTS_FILE", AccountsConfigError)
+    return parse_accounts(data, source=str(path))
 
 
 def parse_regions(value: str | Sequence[str] | None) -> tuple[str, ...]:

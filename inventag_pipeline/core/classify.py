@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inventag_pipeline.core.canonical import item_key
+from inventag_pipeline.core.configfile import read_yaml_file
 from inventag_pipeline.core.diff import AttributeChange
 from inventag_pipeline.core.registry import DEFAULT_REQUIRED_TAGS, REGISTRY
 
@@ -522,13 +523,5 @@ def load_rules(data: Mapping[str, Any], source: str = "rules") -> tuple[tuple[Ru
 
 
 def load_rules_file(path: str) -> tuple[tuple[Rule, ...], tuple[str, ...]]:
-    import yaml
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
-    except FileNotFoundError:
-        raise RulesConfigError(f"rules file {path!r} does not exist (INVENTAG_DELTA_RULES_FILE)") from None
-    except yaml.YAMLError as exc:
-        raise RulesConfigError(f"rules file {path!r} is not valid YAML: {exc}") from None
-    return load_rules(data, source=path)
+    data = read_yaml_file(path, "rules file", "INVENTAG_DELTA_RULES_FILE", RulesConfigError)
+    return load_rules(data or {}, source=path)

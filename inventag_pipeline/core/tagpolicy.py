@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from inventag_pipeline.core.configfile import read_yaml_file
 from inventag_pipeline.core.registry import DEFAULT_REQUIRED_TAGS
 
 RESULTS_SCHEMA = pa.schema(
@@ -205,16 +206,8 @@ def load_policy(path: str | Path | None) -> TagPolicy:
     """The policy file, or the built-in default (Environment, Owner, CostCenter) without one."""
     if not path:
         return DEFAULT_POLICY
-    import yaml
-
-    file = Path(path)
-    if not file.is_file():
-        raise TagPolicyError(f"tag policy {str(file)!r} does not exist (INVENTAG_TAG_POLICY_FILE)")
-    try:
-        data = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        raise TagPolicyError(f"tag policy {str(file)!r} is not valid YAML: {exc}") from None
-    return parse_policy(data, source=str(file))
+    data = read_yaml_file(path, "tag policy", "INVENTAG_TAG_POLICY_FILE", TagPolicyError)
+    return parse_policy(data, source=str(path))
 
 
 def evaluate(policy: TagPolicy, resources: Iterable[Mapping[str, Any]]) -> pa.Table:
