@@ -17,6 +17,7 @@ import jinja2
 import pyarrow as pa
 
 from inventag_pipeline.core.classify import SEVERITIES, SEVERITY_RANK
+from inventag_pipeline.core.gcpause import paused_gc
 
 DETAIL_CAP_PER_SERVICE = 100
 ATTRIBUTE_CAP_PER_RESOURCE = 25
@@ -132,6 +133,7 @@ def build_context(resources: pa.Table, attributes: pa.Table, summary: dict[str, 
     }
 
 
+@paused_gc()
 def render_changelog(resources: pa.Table, attributes: pa.Table, summary: dict[str, Any], *,
                      account_name: str | None = None, template_dir: str | None = None) -> ChangelogDocuments:
     context = build_context(resources, attributes, summary, account_name=account_name)

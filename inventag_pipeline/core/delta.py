@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -24,6 +25,7 @@ from inventag_pipeline.core.canonical import KeyResolver, canonical_json, strip_
 from inventag_pipeline.core.classify import SEVERITY_RANK, Classification, Classifier, Context, max_severity
 from inventag_pipeline.core.compliance import required_tags_mask
 from inventag_pipeline.core.diff import AttributeChange, diff_documents
+from inventag_pipeline.core.gcpause import paused_gc
 from inventag_pipeline.core.registry import DEFAULT_REQUIRED_TAGS, GLOBAL_REGION, REGISTRY
 from inventag_pipeline.core.snapshot import unverified_scopes
 
@@ -82,17 +84,21 @@ class SnapshotRows:
     the requested rows.
     """
 
-    def __init__(self, keys: pa.Table, fetch: Callable[[pa.Array], pa.Table]):
+    def __init__(self, keys: pa.Table, fetch: Callable[[np.ndarray], Iterator[tuple[np.ndarray, list[str]]]]):
         self.keys = keys
         self._fetch = fetch
         self._cache: dict[str, dict[str, Any]] = {}
+        # Streaming progress, so a consumer can start on early rows while later ones still decode.
+        self._progress = threading.Condition()
+        self._fetched_below = 0
+        self._fetch_error: BaseException | None = None
 
     @classmethod
     def from_table(cls, table: pa.Table) -> SnapshotRows:
         keys = table.select([c for c in _KEY_COLUMNS if c in table.column_names])
 
-        def fetch(arns: pa.Array) -> pa.Table:
-            return table.filter(pc.is_in(table.column("arn"), value_set=arns)).select(["arn", "configuration"])
+        def fetch(positions: np.ndarray) -> Iterator[tuple[np.ndarray, list[str]]]:
+            yield positions, table.column("configuration").take(pa.array(positions)).to_pylist()
 
         return cls(keys, fetch)
 
@@ -103,14 +109,18 @@ class SnapshotRows:
         parquet = pq.ParquetFile(source, read_dictionary=["resource_type", "service", "region"])
         keys = parquet.read(columns=_KEY_COLUMNS)
 
-        def fetch(arns: pa.Array) -> pa.Table:
-            # Streamed in batches so only one batch of decoded configurations is in memory at a time.
-            parts = []
-            for batch in parquet.iter_batches(batch_size=32_768, columns=["arn", "configuration"]):
-                parts.append(batch.filter(pc.is_in(batch.column("arn"), value_set=arns)))
-            if not parts:
-                return pa.table({"arn": pa.array([], pa.string()), "configuration": pa.array([], pa.string())})
-            return pa.Table.from_batches(parts)
+        def fetch(positions: np.ndarray) -> Iterator[tuple[np.ndarray, list[str]]]:
+            # Streamed batch by batch: only one batch of decoded configurations is in memory at a
+            # time, and each keeps just the wanted rows (positions are sorted).
+            start = 0
+            for batch in parquet.iter_batches(batch_size=32_768, columns=["configuration"]):
+                end = start + batch.num_rows
+                lo, hi = np.searchsorted(positions, [start, end])
+                if hi > lo:
+                    yield positions[lo:hi], batch.column(0).take(pa.array(positions[lo:hi] - start)).to_pylist()
+                start = end
+                if hi == len(positions):
+                    break
 
         return cls(keys, fetch)
 
@@ -126,13 +136,37 @@ class SnapshotRows:
         missing = [a for a in dict.fromkeys(arns) if a not in self._cache]
         if not missing:
             return
-        wanted = pa.array(missing, pa.string())
-        configs = self._fetch(wanted)
-        tags = self.keys.filter(pc.is_in(self.keys.column("arn"), value_set=wanted)).select(["arn", "tags"])
-        tag_map = dict(zip(tags.column("arn").to_pylist(), tags.column("tags").to_pylist(), strict=True))
-        for arn, conf in zip(configs.column("arn").to_pylist(), configs.column("configuration").to_pylist(),
-                             strict=True):
-            self._cache[arn] = {"arn": arn, "configuration": conf, "tags": tag_map.get(arn)}
+        found = pc.index_in(self.keys.column("arn"), value_set=pa.array(missing, pa.string()))
+        self.prefetch_positions(np.flatnonzero(pc.is_valid(found).to_numpy(zero_copy_only=False)))
+
+    def prefetch_positions(self, positions: np.ndarray) -> None:
+        """Like `prefetch`, addressed by row position; `wait_for` sees its progress as it goes."""
+        positions = np.unique(np.asarray(positions, dtype=np.int64))
+        arn_tags = self.keys.select(["arn", "tags"])
+        try:
+            for chunk, configs in self._fetch(positions) if len(positions) else ():
+                picked = arn_tags.take(pa.array(chunk))
+                for arn, tags, conf in zip(picked.column("arn").to_pylist(), picked.column("tags").to_pylist(),
+                                           configs, strict=True):
+                    self._cache[arn] = {"arn": arn, "configuration": conf, "tags": tags}
+                with self._progress:
+                    self._fetched_below = max(self._fetched_below, int(chunk[-1]) + 1)
+                    self._progress.notify_all()
+        except BaseException as exc:
+            self._fetch_error = exc
+            raise
+        finally:
+            with self._progress:
+                self._fetched_below = self.num_rows
+                self._progress.notify_all()
+
+    def wait_for(self, position: int) -> None:
+        """Block until a running `prefetch_positions` has cached every wanted row up to `position`."""
+        if position >= self._fetched_below:
+            with self._progress:
+                self._progress.wait_for(lambda: position < self._fetched_below)
+        if self._fetch_error is not None:
+            raise RuntimeError("reading snapshot configurations failed") from self._fetch_error
 
     def rows(self, arns: Sequence[str]) -> dict[str, dict[str, Any]]:
         """{arn: {arn, configuration, tags}} for the given ARNs."""
@@ -148,6 +182,10 @@ def as_snapshot_rows(value: pa.Table | SnapshotRows | None) -> SnapshotRows | No
 
 def _records(keys: pa.Table, mask: pa.Array | pa.ChunkedArray) -> list[dict[str, Any]]:
     return keys.filter(mask).select(list(_ROW_FIELDS)).to_pylist()
+
+
+def _as_numpy(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return mask.to_numpy(zero_copy_only=False) if isinstance(mask, pa.Array) else np.asarray(mask)
 
 
 def _scope_mask(keys: pa.Table, scopes: set[tuple[str, str]]) -> pa.Array:
@@ -246,6 +284,7 @@ class DeltaEngine:
 
     # --- resource level ---------------------------------------------------------------------
 
+    @paused_gc()
     def compute(
         self,
         old: pa.Table | SnapshotRows | None,
@@ -270,28 +309,36 @@ class DeltaEngine:
         position = None
         if old_rows is not None:
             o, n = old_rows.keys, new_rows.keys
-            # Vectorised join: each new row's position in the old snapshot (null when absent).
+            # Vectorised join: each new row's position in the old snapshot (null when absent). One
+            # hash table; the old rows nobody matched are the removed ones.
             position = pc.index_in(n.column("arn"), value_set=o.column("arn"))
             in_old = pc.is_valid(position)
             old_hash = pc.take(o.column("content_hash"), position)
-            modified_mask = pc.and_(in_old, pc.not_equal(old_hash, n.column("content_hash")))
+            modified_mask = pc.and_kleene(in_old, pc.not_equal(old_hash, n.column("content_hash")))
             added_mask = pc.invert(in_old)
-            removed_mask = pc.invert(pc.is_in(o.column("arn"), value_set=n.column("arn")))
+            matched = np.zeros(o.num_rows, dtype=bool)
+            matched[pc.drop_null(position).to_numpy()] = True
+            removed_mask = pa.array(~matched)
             added_hidden = pc.and_(added_mask, _scope_mask(n, scopes))
             removed_hidden = pc.and_(removed_mask, _scope_mask(o, scopes))
             suppressed = {"added": pc.sum(added_hidden).as_py() or 0, "removed": pc.sum(removed_hidden).as_py() or 0}
-            added = _records(n, pc.and_(added_mask, pc.invert(added_hidden)))
-            removed = _records(o, pc.and_(removed_mask, pc.invert(removed_hidden)))
-            modified = _records(n, modified_mask)
-            # One pass over each file for every configuration this delta will read; the two files
-            # decode in parallel (Arrow releases the GIL while decompressing).
+            added_mask = pc.and_(added_mask, pc.invert(added_hidden))
+            removed_mask = pc.and_(removed_mask, pc.invert(removed_hidden))
+            added, removed, modified = _records(n, added_mask), _records(o, removed_mask), _records(n, modified_mask)
+            # One pass over each file for every configuration this delta will read. The two files
+            # decode in background threads (Arrow releases the GIL while decompressing) while the
+            # modified rows are diffed in file order as soon as both sides of a row are in.
+            modified_new_pos = np.flatnonzero(_as_numpy(modified_mask))
+            modified_old_pos = pc.filter(position, modified_mask).to_numpy()
+            new_wanted = np.flatnonzero(_as_numpy(pc.or_(modified_mask, added_mask)))
+            old_wanted = np.concatenate([modified_old_pos, np.flatnonzero(_as_numpy(removed_mask))])
             with ThreadPoolExecutor(max_workers=2) as pool:
-                fetches = [pool.submit(new_rows.prefetch, [r["arn"] for r in (*modified, *added)]),
-                           pool.submit(old_rows.prefetch, [r["arn"] for r in (*modified, *removed)])]
+                fetches = [pool.submit(new_rows.prefetch_positions, new_wanted),
+                           pool.submit(old_rows.prefetch_positions, old_wanted)]
+                rows += self._modified_rows(old_rows, new_rows, modified, modified_old_pos, modified_new_pos,
+                                            attr_rows)
                 for fetch in fetches:
                     fetch.result()
-
-            rows += self._modified_rows(old_rows, new_rows, modified, attr_rows)
             replaced, added, removed = self._replacements(old_rows, new_rows, added, removed, attr_rows)
             rows += replaced
             rows += self._added_rows(new_rows, added)
@@ -307,16 +354,18 @@ class DeltaEngine:
         return DeltaResult(resource_changes, attribute_changes, summary)
 
     def _modified_rows(self, old: SnapshotRows, new: SnapshotRows, modified: list[dict[str, Any]],
+                       old_positions: np.ndarray, new_positions: np.ndarray,
                        attr_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        arns = [rec["arn"] for rec in modified]
-        old_docs, new_docs = old.rows(arns), new.rows(arns)
         out = []
-        for rec in modified:
-            changes = self.attribute_changes(rec["resource_type"], old_docs[rec["arn"]], new_docs[rec["arn"]],
-                                             rec["arn"])
+        old_cache, new_cache = old._cache, new._cache
+        for rec, old_pos, new_pos in zip(modified, old_positions.tolist(), new_positions.tolist(), strict=True):
+            new.wait_for(new_pos)
+            old.wait_for(old_pos)
+            arn = rec["arn"]
+            changes = self.attribute_changes(rec["resource_type"], old_cache[arn], new_cache[arn], arn)
             if not changes:
                 continue  # every difference was an ignored field
-            attr_rows.extend(_attribute_rows(rec["arn"], changes))
+            attr_rows.extend(_attribute_rows(arn, changes))
             out.append(_changed_resource(rec, "modified", changes))
         return out
 

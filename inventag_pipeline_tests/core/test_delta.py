@@ -496,3 +496,30 @@ def test_cloudformation_identity_wins_and_ambiguous_names_stay_added_and_removed
         *((t.arn, "removed") for t in twins_old),
         *((t.arn, "added") for t in twins_new),
     }
+
+
+def test_parquet_backed_rows_stream_the_wanted_configurations_across_batches(tmp_path):
+    """70 000 rows span three read batches: every wanted row comes back, and nothing else."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from inventag_pipeline.core.delta import SnapshotRows
+
+    count = 70_000
+    arns = [f"arn:aws:sqs:us-east-1:{ACCOUNT}:q{i:06d}" for i in range(count)]
+    snapshot = pa.table({
+        "arn": arns, "content_hash": ["h"] * count, "resource_type": ["AWS::SQS::Queue"] * count,
+        "service": ["sqs"] * count, "region": ["us-east-1"] * count, "name": arns, "resource_id": arns,
+        "tags": pa.array([[("Owner", f"o{i}")] for i in range(count)], pa.map_(pa.string(), pa.string())),
+        "configuration": [f'{{"n":{i}}}' for i in range(count)],
+    })
+    pq.write_table(snapshot, tmp_path / "s.parquet", row_group_size=20_000)
+    rows = SnapshotRows.from_parquet(str(tmp_path / "s.parquet"))
+    wanted = np.array([69_999, 0, 32_767, 32_768, 65_536, 0])
+    rows.prefetch_positions(wanted)
+    got = rows.rows([arns[i] for i in (0, 32_767, 32_768, 65_536, 69_999)])
+    assert {arn: (doc["configuration"], doc["tags"]) for arn, doc in got.items()} == {
+        arns[i]: (f'{{"n":{i}}}', [("Owner", f"o{i}")]) for i in (0, 32_767, 32_768, 65_536, 69_999)}
+    assert len(rows._cache) == 5
+    rows.wait_for(69_999)  # the fetch finished: never blocks
+    assert rows.rows([arns[5]])[arns[5]]["configuration"] == '{"n":5}'  # a later miss is read by ARN

@@ -18,6 +18,7 @@ from inventag_pipeline.core.snapshot import (
     SCHEMA_VERSION,
     SNAPSHOT_SCHEMA,
     DuplicateArnError,
+    arn_problems,
     build_manifest,
     records_to_table,
     relationships_table,
@@ -235,3 +236,11 @@ def test_relationships_table_skips_unknown_types_and_empty_refs():
     rec = record("AWS::EC2::Subnet", {"SubnetId": "subnet-1", "SubnetArn": "arn:subnet", "VpcId": ""})
     assert relationships_table([rec]).num_rows == 0
     assert relationships_table([]).schema.equals(RELATIONSHIP_SCHEMA)
+
+
+def test_arn_uniqueness_checked_on_sorted_unsorted_and_chunked_columns():
+    assert arn_problems(pa.chunked_array([["a", "b"], ["c"]])) == []  # sorted: the linear fast path
+    assert arn_problems(pa.chunked_array([["c", "a"], ["b"]])) == []  # unsorted but unique: hashed
+    assert arn_problems(pa.chunked_array([["a", "b"], ["b", "c"]])) == ["ARNs are not unique"]  # across chunks
+    assert arn_problems(pa.chunked_array([["b", "a", "b"]])) == ["ARNs are not unique"]
+    assert arn_problems(pa.chunked_array([[], ["a"]], pa.string())) == []
