@@ -2,7 +2,9 @@
 
 Work is split into (service, region) scopes run on a bounded thread pool, each with its own
 session. A scope that fails is recorded as `failed` with its error class and does not stop the
-others; "couldn't read" never becomes "empty".
+others; "couldn't read" never becomes "empty". Every error is classified (aws/errors.py); a region
+that is not enabled makes its scopes `skipped`, and a circuit breaker stops a scope after
+`circuit_breaker_threshold` consecutive failing types instead of hammering a broken service.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import botocore.exceptions
 import jmespath
 
+from inventag_pipeline.aws import errors as collection_errors
 from inventag_pipeline.aws.guard import ReadOnlyViolation
 from inventag_pipeline.aws.session import AccountSessions
 from inventag_pipeline.core.canonical import format_timestamp, get_path, jsonable
@@ -40,6 +43,9 @@ class ScopeResult:
     api_calls: int = 0
     duration_s: float = 0.0
     type_counts: dict[str, int] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    circuit_open: bool = False
+    skipped_types: list[str] = field(default_factory=list)
 
     def coverage(self) -> dict[str, Any]:
         return {
@@ -52,6 +58,9 @@ class ScopeResult:
             "api_calls": self.api_calls,
             "duration_s": round(self.duration_s, 3),
             "types": dict(sorted(self.type_counts.items())),
+            "errors": [dict(e) for e in self.errors],
+            "circuit_open": self.circuit_open,
+            "skipped_types": list(self.skipped_types),
         }
 
 
@@ -59,11 +68,12 @@ class CollectionFailed(RuntimeError):
     """Nothing at all could be collected; the message says why and what to do."""
 
 
+CIRCUIT_OPEN = "circuit_open"
+
+
 def error_class(exc: BaseException) -> str:
     """A short, stable name for the manifest: the AWS error code, else the exception class."""
-    if isinstance(exc, botocore.exceptions.ClientError):
-        return str(exc.response.get("Error", {}).get("Code") or "ClientError")
-    return type(exc).__name__
+    return collection_errors.error_code(exc)
 
 
 def _render(template: object, payload: Mapping[str, Any], resource_id: str) -> Any:
@@ -84,10 +94,13 @@ def _strip_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
 class _Counter:
     def __init__(self) -> None:
         self.calls = 0
+        # The operation in flight, for errors that do not carry one (network errors).
+        self.operation: str | None = None
 
 
 def _call(client: Any, operation: str, params: Mapping[str, Any], counter: _Counter, paginate: bool
           ) -> Iterator[dict[str, Any]]:
+    counter.operation = client.meta.method_to_api_mapping.get(operation, operation)
     if paginate and client.can_paginate(operation):
         for page in client.get_paginator(operation).paginate(**params):
             counter.calls += 1
@@ -149,7 +162,12 @@ def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: 
 
 def collect_scope(sessions: AccountSessions, service: str, region: str, types: Sequence[ResourceType]
                   ) -> ScopeResult:
-    """Every type of one service in one region; failures are recorded, never raised."""
+    """Every type of one service in one region; failures are recorded and classified, never raised.
+
+    A `region_not_enabled` error before any type succeeded ends the scope as `skipped`. After
+    `circuit_breaker_threshold` consecutive failing types (0 = never) the types left are not tried
+    and the scope fails as `circuit_open`; a success resets the count.
+    """
     started = time.perf_counter()
     session = sessions.session()
     clients: dict[str, Any] = {}
@@ -162,21 +180,44 @@ def collect_scope(sessions: AccountSessions, service: str, region: str, types: S
 
     result = ScopeResult(service=service, region=region, status="ok")
     counter = _Counter()
-    errors: list[str] = []
-    for rtype in types:
+    threshold = sessions.settings.circuit_breaker_threshold
+    messages: list[str] = []
+    consecutive = 0
+    for index, rtype in enumerate(types):
+        counter.operation = None
         try:
             items = collect_type(rtype, client_for, region, counter)
         except ReadOnlyViolation:
             raise
         except Exception as exc:
-            errors.append(f"{rtype.cfn_type}: {error_class(exc)}: {exc}")
+            entry = collection_errors.error_entry(exc, rtype.cfn_type, service,
+                                                  None if region == GLOBAL_REGION else region, counter.operation)
+            result.errors.append(entry)
+            messages.append(f"{rtype.cfn_type}: {error_class(exc)}: {exc}")
             result.error_class = result.error_class or error_class(exc)
+            consecutive += 1
+            remaining = [t.cfn_type for t in types[index + 1:]]
+            if entry["class"] == collection_errors.REGION_NOT_ENABLED and not result.type_counts:
+                # The region refuses these credentials: every other type would fail the same way.
+                result.skipped_types = remaining
+                break
+            if threshold and consecutive >= threshold and remaining:
+                result.circuit_open = True
+                result.skipped_types = remaining
+                result.error_class = CIRCUIT_OPEN
+                messages.append(f"circuit open after {consecutive} consecutive failing types; not attempted: "
+                                + ", ".join(remaining))
+                break
             continue
+        consecutive = 0
         result.items.extend(items)
         result.type_counts[rtype.cfn_type] = len(items)
-    if errors:
-        result.status = "failed"
-        result.error = "; ".join(errors)[:2000]
+    if result.errors:
+        only_not_enabled = all(e["class"] == collection_errors.REGION_NOT_ENABLED for e in result.errors)
+        result.status = "skipped" if only_not_enabled and not result.type_counts else "failed"
+        # The breaker's note goes first so that truncation never hides it.
+        ordered = messages[-1:] + messages[:-1] if result.circuit_open else messages
+        result.error = "; ".join(ordered)[:2000]
     result.api_calls = counter.calls
     result.duration_s = time.perf_counter() - started
     return result
@@ -204,6 +245,44 @@ class Collection:
     @property
     def coverage(self) -> list[dict[str, Any]]:
         return [s.coverage() for s in self.scopes]
+
+
+def collection_health(coverage: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Counts an operator watches across runs, from a manifest's coverage entries.
+
+    Entries written before errors were classified (no `errors` key) count their failure as one
+    `unknown` error, so old and new manifests can be compared.
+    """
+    by_class = dict.fromkeys(collection_errors.ERROR_CLASSES, 0)
+    by_status = {"ok": 0, "failed": 0, "skipped": 0}
+    circuit_open: list[str] = []
+    types_not_attempted = 0
+    slowest: Mapping[str, Any] | None = None
+    for scope in coverage:
+        by_status[scope["status"]] = by_status.get(scope["status"], 0) + 1
+        errors = scope.get("errors")
+        if errors is None and scope["status"] != "ok":
+            errors = [{"class": collection_errors.UNKNOWN}]
+        for error in errors or ():
+            by_class[error["class"]] = by_class.get(error["class"], 0) + 1
+        if scope.get("circuit_open"):
+            circuit_open.append(f"{scope['service']}/{scope['region']}")
+        types_not_attempted += len(scope.get("skipped_types") or ())
+        if slowest is None or scope["duration_s"] > slowest["duration_s"]:
+            slowest = scope
+    return {
+        "scopes": len(coverage),
+        "scopes_ok": by_status["ok"],
+        "scopes_failed": by_status["failed"],
+        "scopes_skipped": by_status["skipped"],
+        "collection_errors": sum(by_class.values()),
+        "errors_by_class": by_class,
+        "circuit_open_scopes": sorted(circuit_open),
+        "types_not_attempted": types_not_attempted,
+        "api_calls": sum(scope["api_calls"] for scope in coverage),
+        "slowest_scope": None if slowest is None else {
+            "service": slowest["service"], "region": slowest["region"], "duration_s": slowest["duration_s"]},
+    }
 
 
 def enabled_regions(sessions: AccountSessions) -> list[str]:

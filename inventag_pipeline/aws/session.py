@@ -9,7 +9,7 @@ honoured the way boto3 documents them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import boto3
 import botocore.config
@@ -25,6 +25,23 @@ class CredentialsError(RuntimeError):
     """No usable credentials for an account; the message says what to do."""
 
 
+DEFAULT_CIRCUIT_BREAKER_THRESHOLD = 3
+
+
+def circuit_breaker_threshold_from_env() -> int:
+    """`INVENTAG_CIRCUIT_BREAKER_THRESHOLD`, read when settings are built (0 turns the breaker off)."""
+    text = os.environ.get("INVENTAG_CIRCUIT_BREAKER_THRESHOLD", "").strip()
+    if not text:
+        return DEFAULT_CIRCUIT_BREAKER_THRESHOLD
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"INVENTAG_CIRCUIT_BREAKER_THRESHOLD must be a whole number >= 0 (0 = off), got {text!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class CollectionSettings:
     max_workers: int = 8
@@ -32,6 +49,8 @@ class CollectionSettings:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     simulator_url: str = "http://127.0.0.1:5555"
+    # Consecutive failing resource types after which the rest of a (service, region) scope is not tried.
+    circuit_breaker_threshold: int = field(default_factory=circuit_breaker_threshold_from_env)
 
 
 def endpoint_for(service: str, fallback: str | None) -> str | None:

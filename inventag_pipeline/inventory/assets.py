@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from inventag_pipeline import steps
-from inventag_pipeline.aws.collector import CollectionFailed
+from inventag_pipeline.aws.collector import CollectionFailed, collection_health
 from inventag_pipeline.aws.session import CredentialsError
 from inventag_pipeline.core.accounts import AccountsConfigError, CollectionWindowError
 from inventag_pipeline.core.classify import RulesConfigError
@@ -77,16 +77,25 @@ def raw_inventory(context: AssetExecutionContext, aws: AwsInventoryResource,
     failed = [f"{c['service']}/{c['region']}: {c['error_class']}" for c in coverage if c["status"] != "ok"]
     if failed:
         context.log.warning(f"{len(failed)} scope(s) not collected completely: {failed}")
+    health = collection_health(coverage)
+    slowest = health["slowest_scope"]
     return MaterializeResult(
         metadata={
             "resources": sum(c["resource_count"] for c in coverage),
             "api_calls": manifest["audit"]["total_calls"],
             "refused_calls": manifest["audit"]["refused"],
-            "scopes_ok": sum(1 for c in coverage if c["status"] == "ok"),
-            "scopes_failed": len(failed),
+            "scopes_ok": health["scopes_ok"],
+            "scopes_failed": health["scopes_failed"],
+            "scopes_skipped": health["scopes_skipped"],
+            "circuit_open_scopes": len(health["circuit_open_scopes"]),
+            "types_not_attempted": health["types_not_attempted"],
+            "collection_errors": health["collection_errors"],
+            **{f"errors_{k}": v for k, v in health["errors_by_class"].items()},
             "regions": MetadataValue.text(", ".join(manifest["regions"])),
             "failed_scopes": MetadataValue.text("; ".join(failed) or "none"),
             "collection_seconds": round(sum(c["duration_s"] for c in coverage), 2),
+            "slowest_scope_seconds": slowest["duration_s"] if slowest else 0.0,
+            "slowest_scope": MetadataValue.text(f"{slowest['service']}/{slowest['region']}" if slowest else "none"),
             "path": MetadataValue.path(store.store().display(part.folder("raw"))),
         }
     )
