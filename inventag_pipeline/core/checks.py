@@ -7,6 +7,8 @@ reason. The engine runs every check on every resource of the types it declares.
 
 from __future__ import annotations
 
+import datetime as dt
+import inspect
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -38,6 +40,18 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class CheckContext:
+    """What a check may know beyond the configuration: whose account, and as of which day.
+
+    Age-based checks count from `as_of` (the partition's date), never from the wall clock, so
+    re-evaluating an old snapshot gives the same verdict.
+    """
+
+    account_id: str | None = None
+    as_of: dt.date | None = None
+
+
+@dataclass(frozen=True)
 class Check:
     check_id: str
     title: str
@@ -46,19 +60,27 @@ class Check:
     frameworks: tuple[str, ...]
     risk: str
     remediation: str
-    evaluate: Callable[[Mapping[str, Any], str], Verdict]
+    evaluate: Callable[..., Verdict]
+    needs_context: bool = False
+
+    def run(self, config: Mapping[str, Any], name: str, ctx: CheckContext) -> Verdict:
+        return self.evaluate(config, name, ctx) if self.needs_context else self.evaluate(config, name)
 
 
 CHECKS: dict[str, Check] = {}
 
 
 def check(*, title: str, severity: str, resource_types: Iterable[str], frameworks: Iterable[str] = (),
-          risk: str, remediation: str) -> Callable[[Callable[[Mapping[str, Any], str], Verdict]], Check]:
-    """Register a check; its id is the function's name (`<service>_<resource>_<state>`)."""
+          risk: str, remediation: str) -> Callable[[Callable[..., Verdict]], Check]:
+    """Register a check; its id is the function's name (`<service>_<resource>_<state>`).
 
-    def register(fn: Callable[[Mapping[str, Any], str], Verdict]) -> Check:
+    The function takes `(config, name)`, or `(config, name, ctx)` when it needs a `CheckContext`.
+    """
+
+    def register(fn: Callable[..., Verdict]) -> Check:
+        needs_context = len(inspect.signature(fn).parameters) == 3
         declared = Check(fn.__name__, title, severity, tuple(resource_types), tuple(frameworks), risk, remediation,
-                         fn)
+                         fn, needs_context)
         if declared.check_id in CHECKS:
             raise ValueError(f"check {declared.check_id} is declared twice")
         CHECKS[declared.check_id] = declared
@@ -312,12 +334,190 @@ def s3_bucket_policy_not_public(config: Mapping[str, Any], name: str) -> Verdict
     return _ok(not public, f"Bucket {name}", "has no public policy", "has a policy open to every principal (*)")
 
 
+# --- more IAM, Lambda, DynamoDB, RDS, S3, EC2, KMS ----------------------------------------------------
+
+ACCESS_KEY_MAX_AGE_DAYS = 90
+
+
+def _date_of(value: Any) -> dt.date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+@check(title="IAM user access keys are rotated within 90 days", severity="medium",
+       resource_types=["AWS::IAM::User"], frameworks=["cis-aws-3.0:1.14", "aws-fsbp:IAM.3"],
+       risk="A long-lived key that leaked once keeps working until someone rotates it.",
+       remediation="Create a new key, move its users to it, then deactivate and delete the old one "
+                   "(aws iam create-access-key / update-access-key --status Inactive / delete-access-key).")
+def iam_user_access_keys_rotated(config: Mapping[str, Any], name: str, ctx: CheckContext) -> Verdict:
+    active = [k for k in config.get("AccessKeys") or [] if k.get("Status") == "Active"]
+    if not active:
+        return Verdict(NOT_APPLICABLE, f"User {name} has no active access key")
+    as_of = ctx.as_of or dt.datetime.now(dt.timezone.utc).date()
+    old = sorted(f"{k.get('AccessKeyId')} ({(as_of - created).days} days)" for k in active
+                 if (created := _date_of(k.get("CreateDate"))) and (as_of - created).days > ACCESS_KEY_MAX_AGE_DAYS)
+    return _ok(not old, f"User {name}", f"has {len(active)} active key(s), none older than "
+               f"{ACCESS_KEY_MAX_AGE_DAYS} days", f"has active access key(s) older than {ACCESS_KEY_MAX_AGE_DAYS} "
+               f"days: {', '.join(old)}")
+
+
+@check(title="IAM user gets permissions only through groups", severity="low", resource_types=["AWS::IAM::User"],
+       frameworks=["cis-aws-3.0:1.15", "aws-fsbp:IAM.2"],
+       risk="Policies attached to individual users drift and are missed in access reviews.",
+       remediation="Put the user in a group that carries the policy, then detach it from the user "
+                   "(aws iam detach-user-policy).")
+def iam_user_no_attached_policies(config: Mapping[str, Any], name: str) -> Verdict:
+    attached = sorted(p.get("PolicyName") or p.get("PolicyArn", "?")
+                      for p in config.get("AttachedManagedPolicies") or [])
+    return _ok(not attached, f"User {name}", "has no policy attached directly",
+               f"has policies attached directly: {', '.join(attached)}")
+
+
+def _aws_principals(statement: Mapping[str, Any]) -> list[str]:
+    principal = statement.get("Principal")
+    if isinstance(principal, Mapping):
+        values = principal.get("AWS") or []
+        return [values] if isinstance(values, str) else list(values)
+    return []
+
+
+def _account_of(principal: str) -> str | None:
+    if principal.isdigit() and len(principal) == 12:
+        return principal
+    parts = principal.split(":")
+    return parts[4] if principal.startswith("arn:") and len(parts) > 4 and parts[4] else None
+
+
+@check(title="Cross-account role trust requires an external ID", severity="medium",
+       resource_types=["AWS::IAM::Role"], frameworks=["aws-fsbp:IAM.21"],
+       risk="Without sts:ExternalId a third party's other customers can trick it into assuming your role "
+            "(the confused-deputy problem).",
+       remediation="Add a Condition {\"StringEquals\": {\"sts:ExternalId\": \"<agreed id>\"}} to the trust statement.")
+def iam_role_cross_account_trust_has_external_id(config: Mapping[str, Any], name: str, ctx: CheckContext) -> Verdict:
+    foreign = set()
+    for stmt in _statements(config.get("AssumeRolePolicyDocument")):
+        if stmt.get("Effect") != "Allow":
+            continue
+        accounts = {a for a in map(_account_of, _aws_principals(stmt)) if a and a != ctx.account_id}
+        condition = json.dumps(stmt.get("Condition") or {})
+        if accounts and "sts:ExternalId" not in condition and "aws:PrincipalOrgID" not in condition:
+            foreign |= accounts
+    return _ok(not foreign, f"Role {name}", "trusts no other account without an external ID",
+               f"trusts account(s) {', '.join(sorted(foreign))} without an external ID")
+
+
+@check(title="Lambda function URL requires authentication", severity="high",
+       resource_types=["AWS::Lambda::Function"], frameworks=["aws-fsbp:Lambda.1"],
+       risk="A function URL with AuthType NONE can be invoked by anyone on the internet.",
+       remediation="aws lambda update-function-url-config --function-name NAME --auth-type AWS_IAM "
+                   "(or delete the URL if it is not needed).")
+def lambda_function_url_requires_auth(config: Mapping[str, Any], name: str) -> Verdict:
+    url = config.get("FunctionUrlConfig")
+    if not url:
+        return Verdict(PASS, f"Function {name} has no function URL")
+    return _ok(url.get("AuthType") != "NONE", f"Function {name}", f"has a function URL with auth {url.get('AuthType')}",
+               "has a public function URL (AuthType NONE)")
+
+
+@check(title="Lambda function policy is not public", severity="critical",
+       resource_types=["AWS::Lambda::Function"], frameworks=["aws-fsbp:Lambda.1"],
+       risk="A resource policy open to * lets any AWS account invoke the function.",
+       remediation="aws lambda remove-permission --function-name NAME --statement-id SID, then grant named "
+                   "principals or add a SourceArn / SourceAccount condition.")
+def lambda_function_policy_not_public(config: Mapping[str, Any], name: str) -> Verdict:
+    public = [s for s in _statements(config.get("Policy")) if s.get("Effect") == "Allow"
+              and ("*" in _principals(s)) and not s.get("Condition")]
+    return _ok(not public, f"Function {name}", "is not invocable by everyone",
+               "has a resource policy open to every principal (*)")
+
+
+@check(title="DynamoDB table has point-in-time recovery", severity="medium",
+       resource_types=["AWS::DynamoDB::Table"], frameworks=["aws-fsbp:DynamoDB.2"],
+       risk="Without point-in-time recovery an accidental write or delete cannot be rolled back.",
+       remediation="aws dynamodb update-continuous-backups --table-name NAME "
+                   "--point-in-time-recovery-specification PointInTimeRecoveryEnabled=true")
+def dynamodb_table_pitr_enabled(config: Mapping[str, Any], name: str) -> Verdict:
+    status = config.get("PointInTimeRecovery") or "DISABLED"
+    return _ok(status == "ENABLED", f"Table {name}", "has point-in-time recovery enabled",
+               f"has point-in-time recovery {status}")
+
+
+@check(title="RDS instance has deletion protection", severity="low", resource_types=["AWS::RDS::DBInstance"],
+       frameworks=["aws-fsbp:RDS.8"], risk="One API call or console click deletes the database.",
+       remediation="aws rds modify-db-instance --db-instance-identifier ID --deletion-protection")
+def rds_instance_deletion_protection(config: Mapping[str, Any], name: str) -> Verdict:
+    return _ok(config.get("DeletionProtection") is True, f"Database {name}", "has deletion protection",
+               "has deletion protection off")
+
+
+@check(title="RDS instance applies minor version upgrades", severity="low",
+       resource_types=["AWS::RDS::DBInstance"], frameworks=["aws-fsbp:RDS.13"],
+       risk="Minor versions carry security fixes; without automatic upgrades they are easily skipped.",
+       remediation="aws rds modify-db-instance --db-instance-identifier ID --auto-minor-version-upgrade")
+def rds_instance_minor_version_upgrade(config: Mapping[str, Any], name: str) -> Verdict:
+    return _ok(config.get("AutoMinorVersionUpgrade") is True, f"Database {name}",
+               "applies minor version upgrades automatically", "does not apply minor version upgrades")
+
+
+def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
+    condition = statement.get("Condition") or {}
+    values = [v for op, entries in condition.items() if op.startswith("Bool") and isinstance(entries, Mapping)
+              for k, vs in entries.items() if k.lower() == "aws:securetransport"
+              for v in ([vs] if isinstance(vs, (str, bool)) else vs)]
+    return statement.get("Effect") == "Deny" and any(str(v).lower() == "false" for v in values)
+
+
+@check(title="S3 bucket policy requires TLS", severity="medium", resource_types=["AWS::S3::Bucket"],
+       frameworks=["cis-aws-3.0:2.1.1", "aws-fsbp:S3.5"],
+       risk="Without a deny on aws:SecureTransport=false, clients may read and write over plain HTTP.",
+       remediation="Add a Deny statement for s3:* with Condition {\"Bool\": {\"aws:SecureTransport\": \"false\"}}.")
+def s3_bucket_secure_transport_required(config: Mapping[str, Any], name: str) -> Verdict:
+    enforced = any(_denies_insecure_transport(s) for s in _statements(config.get("Policy")))
+    return _ok(enforced, f"Bucket {name}", "denies requests without TLS", "does not deny requests without TLS")
+
+
+@check(title="Security group does not allow all traffic from the internet", severity="high",
+       resource_types=["AWS::EC2::SecurityGroup"], frameworks=["aws-fsbp:EC2.18"],
+       risk="Every port of every member is reachable from anywhere.",
+       remediation="Replace the all-traffic rule with the specific ports the service needs "
+                   "(aws ec2 revoke-security-group-ingress).")
+def ec2_securitygroup_all_traffic_closed_to_world(config: Mapping[str, Any], name: str) -> Verdict:
+    open_all = sorted(r.get("Source") for r in config.get("IpPermissions") or []
+                      if r.get("IpProtocol") == "-1" and r.get("Source") in WORLD_CIDRS)
+    return _ok(not open_all, f"Security group {name}", "allows no all-traffic rule from the internet",
+               f"allows all traffic from {', '.join(open_all)}")
+
+
+@check(title="EC2 instance has no public IP address", severity="medium", resource_types=["AWS::EC2::Instance"],
+       frameworks=["aws-fsbp:EC2.9"], risk="A public address puts the instance directly on the internet.",
+       remediation="Launch into a private subnet behind a load balancer or NAT; disable auto-assigned public IPs.")
+def ec2_instance_no_public_ip(config: Mapping[str, Any], name: str) -> Verdict:
+    address = config.get("PublicIpAddress")
+    return _ok(not address, f"Instance {name}", "has no public IP address", f"has public IP address {address}")
+
+
+@check(title="KMS key is not pending deletion", severity="medium", resource_types=["AWS::KMS::Key"],
+       frameworks=["aws-fsbp:KMS.3"], risk="Once deleted, everything encrypted under the key is lost for good.",
+       remediation="aws kms cancel-key-deletion --key-id ID (if the key is still needed).")
+def kms_key_not_pending_deletion(config: Mapping[str, Any], name: str) -> Verdict:
+    if config.get("KeyManager") == "AWS":
+        return Verdict(NOT_APPLICABLE, f"Key {name} is AWS-managed")
+    state = config.get("KeyState")
+    return _ok(state != "PendingDeletion", f"Key {name}", f"is {state}",
+               f"is scheduled for deletion on {str(config.get('DeletionDate'))[:10]}")
+
+
 # --- engine ---------------------------------------------------------------------------------------------
 
 
-def evaluate_checks(resources: Iterable[Mapping[str, Any]], checks: Mapping[str, Check] = CHECKS) -> pa.Table:
+def evaluate_checks(resources: Iterable[Mapping[str, Any]], checks: Mapping[str, Check] = CHECKS, *,
+                    as_of: dt.date | None = None) -> pa.Table:
     """One finding per (resource, applicable check); rows need arn, resource_type, configuration and
-    name (resource_id, then the ARN, stand in for resources without one)."""
+    name (resource_id, then the ARN, stand in for resources without one). `as_of`: the snapshot's day."""
     by_type: dict[str, list[Check]] = {}
     for declared in checks.values():
         for rtype in declared.resource_types:
@@ -330,7 +530,7 @@ def evaluate_checks(resources: Iterable[Mapping[str, Any]], checks: Mapping[str,
         config = json.loads(res["configuration"]) if isinstance(res["configuration"], str) else res["configuration"]
         name = res.get("name") or res.get("resource_id") or res["arn"]
         for declared in applicable:
-            verdict = declared.evaluate(config, name)
+            verdict = declared.run(config, name, CheckContext(_arn_account(res["arn"]), as_of))
             rows.append({
                 "arn": res["arn"], "resource_type": res["resource_type"], "check_id": declared.check_id,
                 "title": declared.title, "severity": declared.severity, "status": verdict.status,
@@ -339,3 +539,8 @@ def evaluate_checks(resources: Iterable[Mapping[str, Any]], checks: Mapping[str,
             })
     rows.sort(key=lambda r: (r["check_id"], r["arn"]))
     return pa.Table.from_pylist(rows, schema=FINDINGS_SCHEMA)
+
+
+def _arn_account(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else None

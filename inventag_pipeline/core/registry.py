@@ -298,9 +298,11 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
             # Console access: a login profile exists (its password is never readable).
             Detail("get_login_profile", {"UserName": "{id}"}, "LoginProfile", "LoginProfile",
                    absent_codes=("NoSuchEntity",)),
+            # Key metadata only (id, status, creation date): secrets are never readable.
+            Detail("list_access_keys", {"UserName": "{id}"}, "AccessKeys", "AccessKeyMetadata", paginate=True),
         ),
         volatile_paths=("PasswordLastUsed", "UserId"),
-        list_keys={"AttachedManagedPolicies": ("PolicyArn",)},
+        list_keys={"AttachedManagedPolicies": ("PolicyArn",), "AccessKeys": ("AccessKeyId",)},
         relationships={"AttachedManagedPolicies[].PolicyArn": "AWS::IAM::ManagedPolicy"},
     ),
     _t(
@@ -360,8 +362,16 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         id_field="FunctionName",
         arn_field="FunctionArn",
         name_field="FunctionName",
-        details=(Detail("list_tags", {"Resource": "{FunctionArn}"}, "Tags", "Tags"),),
-        volatile_paths=("LastModified", "RevisionId", "LastUpdateStatus", "LastUpdateStatusReason"),
+        details=(
+            Detail("list_tags", {"Resource": "{FunctionArn}"}, "Tags", "Tags"),
+            Detail("get_function_url_config", {"FunctionName": "{FunctionArn}"}, "FunctionUrlConfig",
+                   absent_codes=("ResourceNotFoundException",)),
+            Detail("get_policy", {"FunctionName": "{FunctionArn}"}, "Policy", "Policy",
+                   absent_codes=("ResourceNotFoundException",)),
+        ),
+        json_paths=("Policy",),
+        volatile_paths=("LastModified", "RevisionId", "LastUpdateStatus", "LastUpdateStatusReason",
+                        "FunctionUrlConfig.LastModifiedTime"),
         operational_paths=("State",),
         ordered_paths=("Layers",),
         relationships={
@@ -384,6 +394,8 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         details=(
             Detail("describe_table", {"TableName": "{id}"}, "", "Table"),
             Detail("list_tags_of_resource", {"ResourceArn": "{TableArn}"}, "Tags", "Tags"),
+            Detail("describe_continuous_backups", {"TableName": "{id}"}, "PointInTimeRecovery",
+                   "ContinuousBackupsDescription.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus"),
         ),
         volatile_paths=(
             "ItemCount",
