@@ -2,19 +2,21 @@
 
 from dagster import Definitions
 
-from inventag_pipeline.compliance.assets import security_findings, tag_compliance
+from inventag_pipeline.compliance.assets import compliance_report, security_findings, tag_compliance
 from inventag_pipeline.inventory.assets import changelog, inventory_delta, inventory_snapshot, raw_inventory
 from inventag_pipeline.inventory.schedules import daily_inventory_job, daily_inventory_schedule
 from inventag_pipeline.inventory.sensors import account_registration_sensor
 from inventag_pipeline.resources import (
     AwsInventoryResource,
+    ComplianceGateResource,
     DeltaRulesResource,
     InventoryStoreResource,
     TagPolicyResource,
 )
 
 defs = Definitions(
-    assets=[raw_inventory, inventory_snapshot, inventory_delta, changelog, tag_compliance, security_findings],
+    assets=[raw_inventory, inventory_snapshot, inventory_delta, changelog, tag_compliance, security_findings,
+            compliance_report],
     jobs=[daily_inventory_job],
     schedules=[daily_inventory_schedule],
     sensors=[account_registration_sensor],
@@ -23,5 +25,6 @@ defs = Definitions(
         "store": InventoryStoreResource(),
         "delta_rules": DeltaRulesResource(),
         "tag_policy": TagPolicyResource(),
+        "compliance_gate": ComplianceGateResource(),
     },
 )

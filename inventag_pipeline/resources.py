@@ -5,6 +5,7 @@ serve the simulated demo, tests (a moto server), and real accounts.
 """
 
 
+import dataclasses
 import datetime as dt
 import os
 
@@ -22,6 +23,7 @@ from inventag_pipeline.core.accounts import (
 )
 from inventag_pipeline.core.classify import Classifier, load_rules_file
 from inventag_pipeline.core.delta import DeltaEngine
+from inventag_pipeline.core.report import GateThresholds
 from inventag_pipeline.core.tagpolicy import TagPolicy, load_policy
 from inventag_pipeline.store.store import InventoryStore
 
@@ -127,3 +129,32 @@ class TagPolicyResource(ConfigurableResource):
 
     def policy(self) -> TagPolicy:
         return load_policy(self.policy_file or os.environ.get("INVENTAG_TAG_POLICY_FILE") or None)
+
+
+class ComplianceGateResource(ConfigurableResource):
+    """Thresholds of the compliance gate on `compliance_report` (unset fields: INVENTAG_GATE_* env, then defaults).
+
+    Breaching a `min_*`/`max_*` threshold fails the gate with ERROR severity (downstream assets are held);
+    crossing a `warn_*` threshold fails it with WARN.
+    """
+
+    min_score: float | None = None
+    max_critical: int | None = None
+    min_tag_pct: float | None = None
+    warn_score: float | None = None
+    warn_high: int | None = None
+    warn_tag_pct: float | None = None
+
+    def thresholds(self) -> GateThresholds:
+        values: dict[str, float | int] = {}
+        for field in dataclasses.fields(GateThresholds):
+            configured = getattr(self, field.name)
+            env = os.environ.get(f"INVENTAG_GATE_{field.name.upper()}")
+            if configured is not None:
+                values[field.name] = configured
+            elif env:
+                try:
+                    values[field.name] = int(env) if field.type in (int, "int") else float(env)
+                except ValueError:
+                    raise ValueError(f"INVENTAG_GATE_{field.name.upper()}={env!r} is not a number") from None
+        return GateThresholds(**values)

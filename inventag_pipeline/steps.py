@@ -8,8 +8,9 @@ renamed, and the manifest (which vouches for the data) is written last.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -20,7 +21,9 @@ from inventag_pipeline.core.canonical import canonical_record
 from inventag_pipeline.core.changelog import ChangelogDocuments, render_changelog
 from inventag_pipeline.core.checks import evaluate_checks
 from inventag_pipeline.core.delta import DeltaEngine, DeltaResult, SnapshotRows
+from inventag_pipeline.core.ocsf import findings_to_ocsf
 from inventag_pipeline.core.registry import REGISTRY
+from inventag_pipeline.core.report import GateOutcome, GateThresholds, build_report, evaluate_gate, report_markdown
 from inventag_pipeline.core.snapshot import (
     SCHEMA_VERSION,
     build_manifest,
@@ -252,13 +255,61 @@ def write_tag_compliance(store: InventoryStore, part: Partition, policy: TagPoli
 
 
 def write_security_findings(store: InventoryStore, part: Partition) -> tuple[pa.Table, str]:
-    """Run every declared check on the snapshot; writes findings.parquet."""
-    table, _ = load_snapshot(store, part, columns=["arn", "resource_type", "resource_id", "name",
-                                                               "configuration"])
-    findings = evaluate_checks(table.to_pylist())
+    """Run every declared check on the snapshot; writes findings.parquet and findings.ocsf.json."""
+    table, _ = load_snapshot(store, part, columns=["arn", "resource_type", "resource_id", "name", "region",
+                                                   "configuration"])
+    rows = table.to_pylist()
+    findings = evaluate_checks(rows, as_of=dt.date.fromisoformat(part.date))
     relative = f"{part.folder('security')}/findings.parquet"
     store.write_table(relative, findings)
+    events = findings_to_ocsf(findings, account_id=part.account, date=part.date, product_version=product_version(),
+                              regions_by_arn={r["arn"]: r["region"] for r in rows})
+    store.write_json(f"{part.folder('security')}/findings.ocsf.json", events)
     return findings, store.display(relative)
+
+
+def previous_report(store: InventoryStore, part: Partition) -> dict[str, Any] | None:
+    """The account's most recent earlier report.json (missing days are skipped over)."""
+    for date in reversed([d for d in store.dates("reports", part.account) if d < part.date]):
+        relative = f"{Partition(part.account, date).folder('reports')}/report.json"
+        if store.exists(relative):
+            return store.read_json(relative)
+    return None
+
+
+def write_compliance_report(store: InventoryStore, part: Partition, thresholds: GateThresholds
+                            ) -> tuple[dict[str, Any], GateOutcome, str]:
+    """report.json + report.md from the day's findings and tag results, trended against the last report."""
+    findings_path = f"{part.folder('security')}/findings.parquet"
+    if not store.exists(findings_path):
+        raise StepError(f"no security findings for {part.key}: materialise security_findings first")
+    findings = store.read_table(findings_path)
+    tag_summary = None
+    tags_path = f"{part.folder('tags')}/results.parquet"
+    if store.exists(tags_path):
+        snapshot, _ = load_snapshot(store, part, columns=["arn", "service"])
+        tag_summary = summarise(store.read_table(tags_path), dict(zip(
+            snapshot.column("arn").to_pylist(), snapshot.column("service").to_pylist(), strict=True)))
+    try:
+        raw_manifest = store.read_json(f"{part.folder('raw')}/manifest.json")
+    except FileNotFoundError:
+        raw_manifest = None
+    report = build_report(account_id=part.account, date=part.date, findings=findings, tag_summary=tag_summary,
+                          previous=previous_report(store, part), raw_manifest=raw_manifest)
+    gate = evaluate_gate(report, thresholds)
+    report["gate"] = {"status": gate.status, "reasons": list(gate.reasons), "figures": gate.figures,
+                      "thresholds": asdict(thresholds)}
+    folder = part.folder("reports")
+    store.write_json(f"{folder}/report.json", report)
+    store.write_bytes(f"{folder}/report.md", report_markdown(report).encode())
+    return report, gate, store.display(f"{folder}/report.json")
+
+
+def product_version() -> str:
+    try:
+        return importlib.metadata.version("inventag-pipeline")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 # --- small helpers for metadata -----------------------------------------------------------------------

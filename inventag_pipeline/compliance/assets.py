@@ -1,14 +1,23 @@
-"""Compliance assets fed by the snapshot: tag_compliance and security_findings."""
+"""Compliance assets fed by the snapshot: tag_compliance, security_findings and compliance_report (with its gate)."""
 
 from collections import Counter
 
-from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from inventag_pipeline import steps
 from inventag_pipeline.core.tagpolicy import TagPolicyError
 from inventag_pipeline.inventory.assets import OWNERS, inventory_snapshot, partition_of
 from inventag_pipeline.partitions import inventory_partitions
-from inventag_pipeline.resources import InventoryStoreResource, TagPolicyResource
+from inventag_pipeline.resources import ComplianceGateResource, InventoryStoreResource, TagPolicyResource
 
 # Every compliance asset: per (account, day), fed by the snapshot, written as Parquet.
 COMPLIANCE_ASSET = {
@@ -73,4 +82,56 @@ def security_findings(context: AssetExecutionContext, store: InventoryStoreResou
             "failing_by_check": MetadataValue.md(f"| check | failing |\n|---|---:|\n{table}"),
             "path": MetadataValue.path(path),
         }
+    )
+
+
+COMPLIANCE_GATE = "compliance_gate"
+
+
+@asset(
+    **{**COMPLIANCE_ASSET, "kinds": {"json"}, "deps": [tag_compliance, security_findings]},
+    check_specs=[AssetCheckSpec(
+        COMPLIANCE_GATE, asset="compliance_report", blocking=True,
+        description="Score, critical findings and required-tag percentage within the configured thresholds "
+                    "(INVENTAG_GATE_*): ERROR holds downstream assets, WARN flags the softer limits.")],
+    description=(
+        "Per-framework scores, failing findings by severity, tag compliance and the trend against the account's "
+        "previous report (new failing, resolved, still failing with age, reopened), plus the collection-safety "
+        "evidence: report.json and report.md."
+    ),
+)
+def compliance_report(context: AssetExecutionContext, store: InventoryStoreResource,
+                      compliance_gate: ComplianceGateResource) -> MaterializeResult:
+    part = partition_of(context)
+    try:
+        report, gate, path = steps.write_compliance_report(store.store(), part, compliance_gate.thresholds())
+    except (steps.StepError, ValueError) as exc:
+        raise Failure(description=str(exc), allow_retries=False) from exc
+    trend = report["trend"]
+    frameworks = "\n".join(f"| {name} | {f['score']} | {f['failed']} |" for name, f in report["frameworks"].items())
+    new_failing = "\n".join(f"- **{f['severity']}** {f['title']}: {f['arn']}" for f in trend["new_failing"][:20])
+    return MaterializeResult(
+        metadata={
+            "score": report["score"],
+            "tag_compliance_pct": report["tag_compliance_percentage"],
+            **{f"failing_{s}": n for s, n in report["severity_counts"].items()},
+            "new_failing": len(trend["new_failing"]),
+            "resolved": len(trend["resolved"]),
+            "still_failing": len(trend["still_failing"]),
+            "reopened": len(trend["reopened"]),
+            "all_operations_read_only": bool(report["collection_safety"].get("all_read_only")),
+            "frameworks": MetadataValue.md(f"| framework | score % | failing |\n|---|---:|---:|\n{frameworks}"),
+            "new_failing_findings": MetadataValue.md(new_failing or "none"),
+            "gate": MetadataValue.text(gate.status),
+            "path": MetadataValue.path(path),
+        },
+        check_results=[AssetCheckResult(
+            check_name=COMPLIANCE_GATE,
+            passed=gate.status == "pass",
+            severity=AssetCheckSeverity.ERROR if gate.status == "error" else AssetCheckSeverity.WARN,
+            metadata={"status": MetadataValue.text(gate.status),
+                      "reasons": MetadataValue.md("\n".join(f"- {r}" for r in gate.reasons) or "within thresholds"),
+                      "score": report["score"], "tag_compliance_pct": report["tag_compliance_percentage"],
+                      "failing_critical": report["severity_counts"]["critical"]},
+        )],
     )

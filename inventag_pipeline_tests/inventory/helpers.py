@@ -9,6 +9,7 @@ from inventag_pipeline.definitions import defs
 from inventag_pipeline.partitions import ACCOUNTS_PARTITION, partition_key
 from inventag_pipeline.resources import (
     AwsInventoryResource,
+    ComplianceGateResource,
     DeltaRulesResource,
     InventoryStoreResource,
     TagPolicyResource,
@@ -23,7 +24,8 @@ def chain_assets(keys=CHAIN):
 
 
 def run_day(instance: DagsterInstance, url: str, storage: str, date: str, *, keys=CHAIN, account: str = ACCOUNT,
-            raise_on_error: bool = True, tag_policy_file: str | None = None, **aws_fields):
+            raise_on_error: bool = True, tag_policy_file: str | None = None,
+            gate: ComplianceGateResource | None = None, **aws_fields):
     """Materialise the chain for one (account, date); the account is registered first."""
     if account not in instance.get_dynamic_partitions(ACCOUNTS_PARTITION):
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION, [account])
@@ -34,6 +36,7 @@ def run_day(instance: DagsterInstance, url: str, storage: str, date: str, *, key
         "store": InventoryStoreResource(storage_uri=storage),
         "delta_rules": DeltaRulesResource(),
         "tag_policy": TagPolicyResource(policy_file=tag_policy_file),
+        "compliance_gate": gate or ComplianceGateResource(),
     }
     # Make this instance's defs-state storage the current one. Under pytest-xdist a storage left
     # current by an earlier test's (closed) instance was seen here; materialize() consults it while

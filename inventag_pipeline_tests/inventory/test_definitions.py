@@ -25,16 +25,17 @@ def test_definitions_resolve_by_name():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {"raw_inventory", "inventory_snapshot", "inventory_delta", "changelog", "tag_compliance",
-                    "security_findings"}
+                    "security_findings", "compliance_report"}
     groups = {}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.description, f"{key} has no description"
         groups[key.to_user_string()] = node.group_name
     assert groups == {"raw_inventory": "inventory", "inventory_snapshot": "inventory", "inventory_delta": "inventory",
-                      "changelog": "inventory", "tag_compliance": "compliance", "security_findings": "compliance"}
+                      "changelog": "inventory", "tag_compliance": "compliance", "security_findings": "compliance",
+                      "compliance_report": "compliance"}
     assert {c.name for c in graph.asset_check_keys} == {
-        "snapshot_checksum_matches", "snapshot_schema_valid", "all_scopes_verified"}
+        "snapshot_checksum_matches", "snapshot_schema_valid", "all_scopes_verified", "compliance_gate"}
 
 
 def _accounts(tmp_path) -> str:

@@ -259,3 +259,64 @@ def test_security_findings_are_evaluated_from_the_snapshot(moto_url, instance, s
     assert verdicts[(ids["instance_arn"], "ec2_instance_imdsv2_required")] == "PASS"
     [materialization] = result.asset_materializations_for_node("security_findings")
     assert materialization.metadata["failing"].value == sum(1 for r in rows if r["status"] == "FAIL")
+
+
+COMPLIANCE = (*CHAIN, "tag_compliance", "security_findings", "compliance_report")
+REPORTS = ("compliance", "reports")
+
+
+def _report(storage: str, date: str) -> dict:
+    return json.loads((Path(storage).joinpath(*REPORTS, f"account={ACCOUNT}", f"date={date}", "report.json"))
+                      .read_text())
+
+
+def _gate_evaluations(instance, run_id: str):
+    from dagster import AssetCheckKey, AssetKey
+
+    key = AssetCheckKey(AssetKey("compliance_report"), "compliance_gate")
+    return [r for r in instance.event_log_storage.get_asset_check_execution_history(key, limit=10)
+            if r.run_id == run_id]
+
+
+def test_compliance_report_trends_findings_and_its_gate_holds_or_passes(moto_url, instance, storage):
+    from inventag_pipeline.resources import ComplianceGateResource
+
+    ids = _estate(moto_url)
+    lenient = ComplianceGateResource(min_score=0, max_critical=5, min_tag_pct=0, warn_score=0, warn_high=50,
+                                     warn_tag_pct=0)
+    assert run_day(instance, moto_url, storage, DAY1, keys=COMPLIANCE, gate=lenient).success
+    day1 = _report(storage, DAY1)
+    assert day1["trend"]["previous_date"] is None and day1["gate"]["status"] == "pass"
+    assert day1["collection_safety"]["all_read_only"] is True and day1["collection_safety"]["refused"] == 0
+    ocsf = json.loads(Path(storage).joinpath("compliance", "security", f"account={ACCOUNT}", f"date={DAY1}",
+                                             "findings.ocsf.json").read_text())
+    assert {e["class_uid"] for e in ocsf} == {2003} and len(ocsf) == day1["totals"]["pass"] + day1["totals"]["fail"]
+
+    # Day 2 opens SSH to the world and drops the bucket's public access block: two new failing findings,
+    # one of them critical, and the strict default gate (no critical finding) fails with ERROR.
+    _day2_changes(moto_url, ids)
+    result = run_day(instance, moto_url, storage, DAY2, keys=COMPLIANCE, raise_on_error=False)
+    assert not result.success and "compliance_gate" in failure_message(result)
+    day2 = _report(storage, DAY2)
+    new = {(f["check_id"], f["arn"]) for f in day2["trend"]["new_failing"]}
+    assert {("ec2_securitygroup_admin_ports_closed_to_world", ids["sg_arn"]),
+            ("s3_bucket_public_access_blocked", ids["bucket_arn"])} <= new
+    assert day2["trend"]["previous_date"] == DAY1 and day2["gate"]["status"] == "error"
+    [evaluation] = _gate_evaluations(instance, result.run_id)
+    assert evaluation.status.value == "FAILED"
+    [materialization] = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
+                         and e.asset_key.to_user_string() == "compliance_report"]
+    metadata = materialization.event_specific_data.materialization.metadata
+    assert metadata["gate"].value == "error" and metadata["new_failing"].value == len(new)
+
+    # Day 3 closes SSH again: that finding is resolved, the bucket's is still failing (age 1 day).
+    client(moto_url, "ec2").revoke_security_group_ingress(GroupId=ids["sg"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    assert run_day(instance, moto_url, storage, "2026-11-22", keys=COMPLIANCE, gate=lenient).success
+    day3 = _report(storage, "2026-11-22")
+    assert ("ec2_securitygroup_admin_ports_closed_to_world", ids["sg_arn"]) in {
+        (f["check_id"], f["arn"]) for f in day3["trend"]["resolved"]}
+    still = {(f["check_id"], f["arn"]): f["age_days"] for f in day3["trend"]["still_failing"]}
+    assert still[("s3_bucket_public_access_blocked", ids["bucket_arn"])] == 1
+    assert Path(storage).joinpath(*REPORTS, f"account={ACCOUNT}", "date=2026-11-22", "report.md").read_text(
+    ).startswith("# ")
