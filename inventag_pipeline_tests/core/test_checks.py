@@ -201,3 +201,11 @@ def test_sns_topics():
         ("sns_topic_policy_not_public", "PASS", "Topic plain is not open to everyone"),
         ("sns_topic_encrypted", "PASS", "Topic locked is encrypted at rest"),
         ("sns_topic_policy_not_public", "FAIL", "Topic locked has a policy open to every principal (*)")})
+
+
+def test_readme_lists_every_check_with_its_severity():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    listed = dict(re.findall(r"^\| `([a-z0-9_]+)` \| (critical|high|medium|low|info) \|", readme, re.MULTILINE))
+    assert listed == {c.check_id: c.severity for c in CHECKS.values()}
