@@ -292,12 +292,20 @@ def enabled_regions(sessions: AccountSessions) -> list[str]:
     return sorted(r["RegionName"] for r in regions if r.get("OptInStatus") != "not-opted-in")
 
 
+def default_types(sessions: AccountSessions) -> tuple[ResourceType, ...]:
+    """Every registry type; the simulated account (moto) only the types moto implements."""
+    if sessions.account.simulated:
+        return tuple(t for t in RESOURCE_TYPES if t.tested_with == "moto")
+    return RESOURCE_TYPES
+
+
 def collect_account(sessions: AccountSessions, regions: Sequence[str],
-                    types: Sequence[ResourceType] = RESOURCE_TYPES, *, clock: Callable[[], float] = time.time
+                    types: Sequence[ResourceType] | None = None, *, clock: Callable[[], float] = time.time
                     ) -> Collection:
     """Collect every scope concurrently; raise only when nothing at all could be read."""
     import datetime as dt
 
+    types = default_types(sessions) if types is None else types
     started = dt.datetime.fromtimestamp(clock(), dt.timezone.utc)
     sessions.resolve_credentials()
     identity = sessions.verify_identity()

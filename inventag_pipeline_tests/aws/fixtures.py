@@ -116,4 +116,23 @@ def create_one_of_each(url: str, region: str = "us-east-1") -> list[Expected]:
     key = client(url, "kms", region).create_key(
         Description=f"fixture key {region}", Tags=[{"TagKey": k, "TagValue": v} for k, v in TAGS.items()])
     out.append(Expected("AWS::KMS::Key", key["KeyMetadata"]["Arn"], region, f"fixture key {region}", TAGS))
+    for family in family_fixtures():
+        out += family(url, region)
     return out
+
+
+def family_fixtures() -> list:
+    """`create(url, region) -> list[Expected]` of every `fixtures_<family>.py` module beside this one.
+
+    Each family of core/types/ brings its own fixtures; like the core ones above they create one
+    resource per moto-tested type (global types only in us-east-1) and say what must be collected.
+    """
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    found = []
+    for module in sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])):
+        if module.startswith("fixtures_"):
+            found.append(importlib.import_module(f"{__package__}.{module}").create)
+    return found

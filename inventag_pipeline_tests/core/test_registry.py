@@ -146,7 +146,8 @@ def test_every_type_is_fully_declared():
                 offenders.append(f"{t.cfn_type}: arn_template fields {sorted(fields)}")
         if t.service != t.service.lower() or not t.service:
             offenders.append(f"{t.cfn_type}: service {t.service!r} is not a lower-case boto3 name")
-        if t.cfn_type.split("::")[1].lower() != t.service.replace("-", ""):
+        namespace = t.cfn_type.split("::")[1].lower()
+        if CFN_NAMESPACE_ALIASES.get(namespace, namespace) != t.service.replace("-", ""):
             offenders.append(f"{t.cfn_type}: service {t.service!r} does not match the CloudFormation namespace")
         if t.normalizer is not None and t.normalizer not in NORMALIZERS:
             offenders.append(f"{t.cfn_type}: normalizer {t.normalizer!r} not in core.canonical.NORMALIZERS")
@@ -158,6 +159,10 @@ def test_every_type_is_fully_declared():
             if not isinstance(d.absent_codes, tuple) or not all(isinstance(c, str) and c for c in d.absent_codes):
                 offenders.append(f"{t.cfn_type}: {d.operation} absent_codes must be a tuple of error codes")
     report(offenders)
+
+
+# CloudFormation namespaces whose boto3 service name differs.
+CFN_NAMESPACE_ALIASES = {"elasticloadbalancingv2": "elbv2", "elasticloadbalancing": "elb", "certificatemanager": "acm"}
 
 
 def test_cfn_types_are_unique():

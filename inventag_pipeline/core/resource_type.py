@@ -1,0 +1,75 @@
+"""The declaration classes of the resource-type registry (see core.registry).
+
+Kept apart from the declarations themselves so that per-family modules (core.types.*) can declare
+types without importing the registry that gathers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Detail:
+    """A per-resource read call whose result is stored under `store_as` in the raw payload.
+
+    `params` values are templates over the listed item (`{Arn}`) or `{id}`; `result_path` is a
+    JMESPath into the response (None keeps the whole response). Error codes in `absent_codes` mean
+    "this optional feature is not configured" and store None instead of failing the scope.
+    """
+
+    operation: str
+    params: Mapping[str, object]
+    store_as: str
+    result_path: str | None = None
+    absent_codes: tuple[str, ...] = ()
+    paginate: bool = False
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """How one resource type is collected, identified, canonicalised and related to others."""
+
+    cfn_type: str
+    service: str
+    description: str
+    list_operation: str
+    result_path: str
+    id_field: str
+    arn_field: str | None = None
+    arn_template: str | None = None
+    name_field: str | None = None
+    # With no Name tag and no name field, use the ARN's last segment (SNS topics, SQS queues).
+    name_from_arn: bool = False
+    list_params: Mapping[str, object] = field(default_factory=dict)
+    details: tuple[Detail, ...] = ()
+    # Listed once per account rather than per region (IAM, S3's ListBuckets).
+    is_global: bool = False
+    # Where a globally listed resource keeps its own region (S3 buckets); else region is "global".
+    region_field: str | None = None
+    tags_field: str | None = "Tags"
+    # Paths (dotted, `[]` for every list item) excluded from the content hash and the diff.
+    volatile_paths: tuple[str, ...] = ()
+    # Paths whose changes are operational state: reported as `operational`/`info`, never alarming.
+    operational_paths: tuple[str, ...] = ()
+    # Identity fields of list items, by list path, so lists are compared as keyed sets.
+    list_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Lists whose order carries meaning (everything else is compared as a set).
+    ordered_paths: tuple[str, ...] = ()
+    # String fields that hold JSON documents (policies) and are parsed into structure.
+    json_paths: tuple[str, ...] = ()
+    # Fields naming other resources: path -> target CloudFormation type.
+    relationships: Mapping[str, str] = field(default_factory=dict)
+    # Optional per-type reshaping applied before generic canonicalisation (see core.canonical).
+    normalizer: str | None = None
+    # How the type is exercised in tests: "moto" (created in moto) or "stubber".
+    tested_with: str = "moto"
+
+    @property
+    def arn_service(self) -> str:
+        return self.service
+
+
+def _t(**kwargs: object) -> ResourceType:
+    return ResourceType(**kwargs)  # type: ignore[arg-type]
