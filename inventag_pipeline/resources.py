@@ -18,7 +18,9 @@ from inventag_pipeline.core.accounts import (
     Account,
     AccountsConfigError,
     check_collection_window,
+    discovered_accounts,
     load_accounts,
+    load_organization,
     parse_regions,
 )
 from inventag_pipeline.core.classify import Classifier, load_rules_file
@@ -53,7 +55,16 @@ class AwsInventoryResource(ConfigurableResource):
     auto_start_simulator: bool = True
 
     def accounts(self) -> list[Account]:
-        return load_accounts(self.accounts_file or os.environ.get("INVENTAG_ACCOUNTS_FILE") or None)
+        """The accounts file's accounts, plus the organization's members when discovery is configured."""
+        path = self.accounts_file or os.environ.get("INVENTAG_ACCOUNTS_FILE") or None
+        configured = load_accounts(path)
+        discovery = load_organization(path)
+        if discovery is None:
+            return configured
+        from inventag_pipeline.aws.organizations import list_member_accounts
+
+        members = list_member_accounts(discovery, self.settings())
+        return configured + discovered_accounts(members, discovery, configured)
 
     def account(self, account_id: str) -> Account:
         for account in self.accounts():

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
 import botocore.config
+import botocore.credentials
 import botocore.exceptions
 import botocore.loaders
 import botocore.session
@@ -51,6 +53,9 @@ class CollectionSettings:
     simulator_url: str = "http://127.0.0.1:5555"
     # Consecutive failing resource types after which the rest of a (service, region) scope is not tried.
     circuit_breaker_threshold: int = field(default_factory=circuit_breaker_threshold_from_env)
+    # Lifetime of an assumed-role session; botocore refreshes it before expiry, so a collection that
+    # outlives it keeps working.
+    role_session_seconds: int = 3600
 
 
 def endpoint_for(service: str, fallback: str | None) -> str | None:
@@ -68,6 +73,7 @@ class AccountSessions:
         self.audit = audit or AuditLog()
         self.guard = ReadOnlyGuard(self.audit)
         self._credentials: dict[str, str] | None = None
+        self._role_credentials: botocore.credentials.RefreshableCredentials | None = None
         # One loader for all sessions: service models are parsed once, not once per thread.
         self._loader = botocore.loaders.create_loader()
         self.client_config = botocore.config.Config(
@@ -81,6 +87,9 @@ class AccountSessions:
     def _new_session(self, credentials: dict[str, str] | None) -> boto3.session.Session:
         core = botocore.session.get_session()
         core.register_component("data_loader", self._loader)
+        if credentials is None and self._role_credentials is not None:
+            # One refreshable credential object shared by every thread's session (it locks itself).
+            core._credentials = self._role_credentials
         session = boto3.session.Session(**(credentials or {}), region_name="us-east-1", botocore_session=core)
         return self.guard.install(session)
 
@@ -103,7 +112,15 @@ class AccountSessions:
             self._credentials = None
             return
         sts = base.client("sts", endpoint_url=self._endpoint("sts"), config=self.client_config)
-        kwargs = {"RoleArn": self.account.role_arn, "RoleSessionName": "inventag-pipeline"}
+        self._credentials = None
+        self._role_credentials = botocore.credentials.RefreshableCredentials.create_from_metadata(
+            metadata=self._assume_role(sts), refresh_using=lambda: self._assume_role(sts), method="assume-role")
+
+    def _assume_role(self, sts: Any) -> dict[str, str]:
+        """Fresh credentials for the account's role, in the shape botocore's refresher expects."""
+        assert self.account.role_arn
+        kwargs: dict[str, Any] = {"RoleArn": self.account.role_arn, "RoleSessionName": "inventag-pipeline",
+                                  "DurationSeconds": self.settings.role_session_seconds}
         if self.account.external_id:
             kwargs["ExternalId"] = self.account.external_id
         try:
@@ -113,11 +130,8 @@ class AccountSessions:
                 f"cannot assume {self.account.role_arn} for account {self.account.id}: "
                 f"{exc.response['Error'].get('Code')}: {exc.response['Error'].get('Message')}"
             ) from exc
-        self._credentials = {
-            "aws_access_key_id": creds["AccessKeyId"],
-            "aws_secret_access_key": creds["SecretAccessKey"],
-            "aws_session_token": creds["SessionToken"],
-        }
+        return {"access_key": creds["AccessKeyId"], "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"], "expiry_time": creds["Expiration"].isoformat()}
 
     def session(self) -> boto3.session.Session:
         """A new guarded session for the calling thread."""

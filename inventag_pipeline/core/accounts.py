@@ -50,10 +50,104 @@ def simulated_account() -> Account:
     return Account(id=SIMULATED_ACCOUNT_ID, name=SIMULATED_ACCOUNT_NAME, simulated=True)
 
 
+@dataclass(frozen=True)
+class OrganizationDiscovery:
+    """`organization:` in the accounts file: find member accounts with AWS Organizations.
+
+    Run from the management account or a delegated administrator. Discovered accounts are collected
+    through `role_name` in each of them; explicit `accounts:` entries override discovered ones.
+    """
+
+    role_name: str = "InventagReadOnly"
+    external_id: str | None = None
+    include_ous: tuple[str, ...] = ()
+    exclude_accounts: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+
+    def role_arn(self, account_id: str, partition: str = "aws") -> str:
+        return f"arn:{partition}:iam::{account_id}:role/{self.role_name}"
+
+
+OU_ID_RE = re.compile(r"(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})")
+INACTIVE_STATES = frozenset({"SUSPENDED", "PENDING_CLOSURE", "CLOSED"})
+
+
+def parse_organization(entry: Any, *, source: str = "accounts file") -> OrganizationDiscovery | None:
+    """The optional `organization:` block; None when absent or `enabled: false`."""
+    if entry is None:
+        return None
+    where = f"{source}: organization"
+    if not isinstance(entry, Mapping):
+        raise AccountsConfigError(f"{where}: expected a mapping")
+    allowed = {"enabled", "role_name", "external_id", "include_ous", "exclude_accounts", "regions"}
+    problems = []
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        problems.append(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+    if entry.get("enabled", True) is False:
+        return None
+    role_name = str(entry.get("role_name") or "InventagReadOnly")
+    if not re.fullmatch(r"[\w+=,.@/-]{1,64}", role_name):
+        problems.append(f"{where}: role_name {role_name!r} is not an IAM role name")
+    ous = entry.get("include_ous") or []
+    if not isinstance(ous, list) or not all(isinstance(o, str) and OU_ID_RE.fullmatch(o) for o in ous):
+        problems.append(f"{where}: include_ous must be a list of OU or root ids like ou-ab12-cd34ef56, got {ous!r}")
+        ous = []
+    excluded = []
+    for value in entry.get("exclude_accounts") or []:
+        try:
+            excluded.append(validate_account_id(value))
+        except AccountsConfigError as exc:
+            problems.append(f"{where}: exclude_accounts: {exc}")
+    regions = entry.get("regions") or []
+    if not isinstance(regions, list) or not all(isinstance(r, str) and REGION_RE.fullmatch(r) for r in regions):
+        problems.append(f"{where}: 'regions' must be a list of region names like us-east-1, got {regions!r}")
+        regions = []
+    if problems:
+        raise AccountsConfigError("invalid accounts configuration:\n  - " + "\n  - ".join(problems))
+    external_id = entry.get("external_id")
+    return OrganizationDiscovery(role_name=role_name, external_id=None if external_id is None else str(external_id),
+                                 include_ous=tuple(ous), exclude_accounts=tuple(excluded), regions=tuple(regions))
+
+
+def discovered_accounts(members: Sequence[Mapping[str, Any]], discovery: OrganizationDiscovery,
+                        configured: Sequence[Account] = ()) -> list[Account]:
+    """Accounts from Organizations `ListAccounts` records, as the collector should see them.
+
+    Suspended, closing and closed members are kept but disabled (their history stays, nothing is
+    collected); excluded ids are dropped; an account also listed under `accounts:` keeps that entry.
+    """
+    explicit = {a.id for a in configured}
+    out = []
+    for member in sorted(members, key=lambda m: str(m.get("Id"))):
+        account_id = str(member.get("Id"))
+        if account_id in explicit or account_id in discovery.exclude_accounts:
+            continue
+        state = str(member.get("State") or member.get("Status") or "ACTIVE").upper()
+        out.append(Account(
+            id=account_id, name=str(member.get("Name") or account_id),
+            role_arn=discovery.role_arn(account_id, _partition_of(str(member.get("Arn") or ""))),
+            external_id=discovery.external_id, regions=discovery.regions,
+            enabled=state not in INACTIVE_STATES, tags={"inventag:source": "organizations", "state": state},
+        ))
+    return out
+
+
+def _partition_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[1] if len(parts) > 1 and parts[1] else "aws"
+
+
 def parse_accounts(data: Any, *, source: str = "accounts file") -> list[Account]:
     """Validate a parsed accounts document; report every problem at once."""
+    if isinstance(data, Mapping) and data.get("organization") and data.get("accounts") is None:
+        data = {**data, "accounts": []}  # discovery alone is a valid configuration
     if not isinstance(data, Mapping) or not isinstance(data.get("accounts"), list):
         raise AccountsConfigError(f"{source}: expected a mapping with an 'accounts:' list at the top")
+    unknown_top = sorted(set(data) - {"accounts", "organization"})
+    if unknown_top:
+        raise AccountsConfigError(f"{source}: unknown top-level key(s) {unknown_top}; allowed: accounts, organization")
+    parse_organization(data.get("organization"), source=source)  # validated here, used by load_organization
     problems: list[str] = []
     accounts: list[Account] = []
     seen: set[str] = set()
@@ -113,6 +207,14 @@ def load_accounts(path: str | Path | None) -> list[Account]:
         return [simulated_account()]
     data = read_yaml_file(path, "accounts file", "INVENTAG_ACCOUNTS_FILE", AccountsConfigError)
     return parse_accounts(data, source=str(path))
+
+
+def load_organization(path: str | Path | None) -> OrganizationDiscovery | None:
+    """The accounts file's `organization:` block, if discovery is configured."""
+    if not path:
+        return None
+    data = read_yaml_file(path, "accounts file", "INVENTAG_ACCOUNTS_FILE", AccountsConfigError)
+    return parse_organization(data.get("organization") if isinstance(data, Mapping) else None, source=str(path))
 
 
 def parse_regions(value: str | Sequence[str] | None) -> tuple[str, ...]:

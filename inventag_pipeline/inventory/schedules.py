@@ -12,6 +12,8 @@ from dagster import (
     schedule,
 )
 
+from inventag_pipeline.aws.organizations import DiscoveryError
+from inventag_pipeline.core.accounts import AccountsConfigError
 from inventag_pipeline.partitions import ACCOUNTS_PARTITION, inventory_partitions, partition_key
 from inventag_pipeline.resources import AwsInventoryResource
 
@@ -30,7 +32,11 @@ daily_inventory_job = define_asset_job(
 def daily_inventory_schedule(context: ScheduleEvaluationContext, aws: AwsInventoryResource):
     day = (context.scheduled_execution_time.astimezone(dt.timezone.utc) - dt.timedelta(days=1)).date()
     registered = set(context.instance.get_dynamic_partitions(ACCOUNTS_PARTITION))
-    enabled = [a for a in aws.accounts() if a.enabled and a.id in registered]
+    try:
+        accounts = aws.accounts()
+    except (AccountsConfigError, DiscoveryError) as exc:
+        return SkipReason(f"accounts could not be loaded, nothing collected: {exc}")
+    enabled = [a for a in accounts if a.enabled and a.id in registered]
     if not enabled:
         return SkipReason("no registered, enabled accounts: run `inventag accounts sync` or enable the sensor")
     return [

@@ -263,3 +263,37 @@ def test_collection_window_grace_is_configurable():
         check_collection_window(DAY, now, grace_hours=6)
     with pytest.raises(CollectionWindowError, match=r"\(0 h after"):
         check_collection_window(DAY, dt.datetime(2024, 5, 3, 0, 0, tzinfo=UTC), grace_hours=0)
+
+
+def test_organization_block_alone_is_a_valid_accounts_file():
+    from inventag_pipeline.core.accounts import OrganizationDiscovery, parse_organization
+
+    doc = {"organization": {"role_name": "Audit", "include_ous": ["ou-ab12-cd34ef56"], "regions": ["eu-west-1"],
+                            "exclude_accounts": ["111111111111"], "external_id": 42}}
+    assert parse_accounts(doc) == []
+    assert parse_organization(doc["organization"]) == OrganizationDiscovery(
+        role_name="Audit", external_id="42", include_ous=("ou-ab12-cd34ef56",), exclude_accounts=("111111111111",),
+        regions=("eu-west-1",))
+    assert parse_organization({"enabled": False}) is None
+
+
+def test_organization_block_reports_every_problem():
+    with pytest.raises(AccountsConfigError) as info:
+        parse_accounts({"accounts": [], "organization": {"role_name": "bad name!", "include_ous": ["ou-1"],
+                                                         "exclude_accounts": [123], "colour": "blue"}})
+    assert str(info.value).splitlines() == [
+        "invalid accounts configuration:",
+        "  - accounts file: organization: unknown key(s) ['colour']; allowed: ['enabled', 'exclude_accounts', "
+        "'external_id', 'include_ous', 'regions', 'role_name']",
+        "  - accounts file: organization: role_name 'bad name!' is not an IAM role name",
+        "  - accounts file: organization: include_ous must be a list of OU or root ids like ou-ab12-cd34ef56, "
+        "got ['ou-1']",
+        "  - accounts file: organization: exclude_accounts: account id 123 must be a quoted string of 12 digits "
+        "(unquoted YAML numbers lose leading zeros)",
+    ]
+
+
+def test_unknown_top_level_keys_are_refused():
+    with pytest.raises(AccountsConfigError) as info:
+        parse_accounts({"accounts": [], "acounts": []})
+    assert str(info.value) == "accounts file: unknown top-level key(s) ['acounts']; allowed: accounts, organization"
