@@ -76,6 +76,39 @@ def _read_side(path: Path):
     return rows, manifest, edges
 
 
+def registry_rows() -> list[dict[str, object]]:
+    """One row per registered type: what `inventag types` prints and the README lists."""
+    from inventag_pipeline.core.registry import RESOURCE_TYPES
+
+    return [
+        {"type": t.cfn_type, "service": t.service, "scope": "global" if t.is_global else "regional",
+         "list": t.list_operation, "details": [d.operation for d in t.details], "tested_with": t.tested_with}
+        for t in sorted(RESOURCE_TYPES, key=lambda t: (t.service, t.cfn_type))
+    ]
+
+
+def _types(args: argparse.Namespace) -> int:
+    rows = registry_rows()
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return 0
+    if args.format == "markdown":
+        print("| type | service | scope | collected with | tested with |\n|---|---|---|---|---|")
+        for r in rows:
+            calls = ", ".join(f"`{c}`" for c in [r["list"], *r["details"]])
+            print(f"| `{r['type']}` | {r['service']} | {r['scope']} | {calls} | {r['tested_with']} |")
+        return 0
+    width = max(len(str(r["type"])) for r in rows)
+    for r in rows:
+        calls = " + ".join([str(r["list"]), *map(str, r["details"])])
+        print(f"{r['type']:<{width}}  {r['service']:<15} {r['scope']:<8} {r['tested_with']:<7}  {calls}")
+    services = {r["service"] for r in rows}
+    print(f"\n{len(rows)} resource types in {len(services)} services "
+          f"({sum(1 for r in rows if r['tested_with'] == 'moto')} tested against moto, "
+          f"{sum(1 for r in rows if r['tested_with'] == 'stubber')} with botocore's Stubber)")
+    return 0
+
+
 def _diff(args: argparse.Namespace) -> int:
     import pyarrow.parquet as pq
 
@@ -203,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_simulator_serve)
     stop = sim_sub.add_parser("stop", help="stop the simulated account a Dagster run started in the background")
     stop.set_defaults(func=_simulator_stop)
+
+    types = sub.add_parser("types", help="the resource-type registry: how each type is collected and tested")
+    types.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    types.set_defaults(func=_types)
 
     dev = sub.add_parser("dev", help="demo history + simulator + `dagster dev` on 127.0.0.1:3000")
     dev.add_argument("--port", type=int, default=3000)

@@ -164,7 +164,7 @@ def _is_gate_breach(event: Any) -> bool:
         error.cls_name == "DagsterAssetCheckFailedError"
 
 
-def _print_report(store: Any, part: Any) -> None:
+def _print_report(store: Any, part: Any, names: dict[str, str | None]) -> None:
     report = store.read_json(f"{part.folder('reports')}/report.json")
     trend, gate, safety = report["trend"], report["gate"], report["collection_safety"]
     held = " (blocking check failed: downstream publishing held)" if gate["status"] == "error" else ""
@@ -174,7 +174,8 @@ def _print_report(store: Any, part: Any) -> None:
           f"{len(trend['still_failing'])} still failing, {len(trend['reopened'])} reopened")
     for label, entries in (("new failing", trend["new_failing"]), ("resolved", trend["resolved"])):
         for f in entries[:6]:
-            print(f"   {f['severity']:>8}  {label:<11} {f['check_id']:<46} {f['arn'].rsplit(':', 1)[-1][:40]}")
+            name = names.get(f["arn"]) or f["arn"].rsplit(":", 1)[-1]
+            print(f"   {f['severity']:>8}  {label:<11} {f['check_id']:<46} {name[:40]}")
     print(f"  Collection safety: {safety.get('total_calls', '?')} API calls, all read-only: "
           f"{'yes' if safety.get('all_read_only') else 'NO'}, refused: {safety.get('refused', 0)}")
     report_md = f"{part.folder('reports')}/report.md"
@@ -241,7 +242,8 @@ def _print_day(store: Any, part: Any, index: int, injected: Sequence[Any], elaps
     failing = Counter(f["severity"] for f in findings if f["status"] == "FAIL")
     print(f"  Security checks: {sum(failing.values())} failing of {len(findings)} "
           f"(critical {failing['critical']}, high {failing['high']}, medium {failing['medium']})")
-    _print_report(store, part)
+    _print_report(store, part, dict(zip(snapshot.column("arn").to_pylist(), snapshot.column("name").to_pylist(),
+                                        strict=True)))
     paths = {ext: store.display(f"{part.folder('changelogs')}/changelog.{ext}") for ext in ("md", "html")}
     print(f"  Changelog: {paths['md']}\n             {paths['html']}\n")
     return ok

@@ -112,3 +112,27 @@ def test_diff_rejects_a_rules_file_naming_every_problem(tmp_path, capsys):
     assert "unknown top-level key(s) ['extra']" in err
     assert "rules[0]: rule 'a': category 'nope' not in" in err
     assert "rules[1]:" in err
+
+
+def test_types_prints_every_registered_type_with_how_it_is_collected_and_tested(capsys):
+    from inventag_pipeline.core.registry import REGISTRY
+
+    assert main(["types", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["type"] for r in rows} == set(REGISTRY)
+    sqs = next(r for r in rows if r["type"] == "AWS::SQS::Queue")
+    assert sqs == {"type": "AWS::SQS::Queue", "service": "sqs", "scope": "regional", "list": "list_queues",
+                   "details": ["get_queue_attributes", "list_queue_tags"], "tested_with": "moto"}
+    assert main(["types"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    services = {t.service for t in REGISTRY.values()}
+    assert last.startswith(f"{len(REGISTRY)} resource types in {len(services)} services (")
+
+
+def test_readme_lists_the_registry_as_inventag_types_prints_it(capsys):
+    from pathlib import Path
+
+    assert main(["types", "--format", "markdown"]) == 0
+    table = capsys.readouterr().out.strip()
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert table in readme, "README's resource-type table is stale: paste `inventag types --format markdown`"
