@@ -18,7 +18,7 @@ def test_demo_reports_exactly_the_injected_changes(tmp_path, monkeypatch, capsys
     day2, day3 = demo_dates(3)[1:]
     summary = json.loads((tmp_path / "store" / "deltas" / "account=123456789012" / f"date={day2}" /
                           "summary.json").read_text())
-    assert summary["counts"]["change_type"] == {"added": 4, "removed": 3, "modified": 4, "replaced": 0}
+    assert summary["counts"]["change_type"] == {"added": 5, "removed": 3, "modified": 4, "replaced": 0}  # + its ENI
     assert summary["counts"]["severity"]["critical"] == 2
     assert {h["name"] for h in summary["security_changes"]["high_risk_resources"]} == {
         "web-sg", "acme-prod-web-assets-use1"}

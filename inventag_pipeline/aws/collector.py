@@ -77,6 +77,11 @@ def error_class(exc: BaseException) -> str:
 
 
 def _render(template: object, payload: Mapping[str, Any], resource_id: str) -> Any:
+    """Fill `{id}` / `{Field}` placeholders, also inside list and mapping parameters (`names=["{id}"]`)."""
+    if isinstance(template, list):
+        return [_render(t, payload, resource_id) for t in template]
+    if isinstance(template, Mapping):
+        return {k: _render(v, payload, resource_id) for k, v in template.items()}
     if not isinstance(template, str):
         return template
     if template == "{id}":

@@ -629,6 +629,7 @@ class SimulatedAccount:
         """Launch one tagged instance; its root volume is tagged ``<name>-root`` so it is identifiable too."""
         tags = _tags(spec.env, spec.owner, spec.name, spec.omit)
         root_tags = {**tags, "Name": f"{spec.name}-root"}
+        eni_tags = {**tags, "Name": f"{spec.name}-eni"}
         instance = self.client("ec2", region).run_instances(
             ImageId=image_id, MinCount=1, MaxCount=1, InstanceType=spec.instance_type,
             SubnetId=subnets[spec.subnet][0], SecurityGroupIds=[sgs[name] for name in spec.sgs],
@@ -637,8 +638,12 @@ class SimulatedAccount:
             TagSpecifications=[{"ResourceType": "instance", "Tags": _kv(tags)},
                                {"ResourceType": "volume", "Tags": _kv(root_tags)}],
         )["Instances"][0]
+        # moto ignores network-interface tag specifications in run_instances: tag the primary interface after.
+        self.client("ec2", region).create_tags(
+            Resources=[n["NetworkInterfaceId"] for n in instance["NetworkInterfaces"]], Tags=_kv(eni_tags))
         self._record("AWS::EC2::Instance", region, spec.name)
         self._record("AWS::EC2::Volume", region, f"{spec.name}-root")
+        self._record("AWS::EC2::NetworkInterface", region, f"{spec.name}-eni")
         return instance["InstanceId"]
 
     def _image_id(self, region: str) -> str:
@@ -919,6 +924,13 @@ def _d2_add_instance_root_volume(sim: SimulatedAccount, apply: bool) -> Injected
 
 
 @_day(2)
+def _d2_add_instance_interface(sim: SimulatedAccount, apply: bool) -> InjectedChange:
+    """Not a separate API call: run_instances creates the primary network interface too."""
+    return _change(2, "AWS::EC2::NetworkInterface", "prod-api-3-eni", sim.primary, "added",
+                   "Network interface prod-api-3-eni was created with instance prod-api-3")
+
+
+@_day(2)
 def _d2_subnet_ip_count(sim: SimulatedAccount, apply: bool) -> InjectedChange:
     """Side effect of launching prod-api-3: its subnet's AvailableIpAddressCount drops by one."""
     return _change(2, "AWS::EC2::Subnet", _NEW_API_INSTANCE.subnet, sim.primary, "none",
@@ -1065,7 +1077,12 @@ def _d3_replace_instance(sim: SimulatedAccount, apply: bool) -> InjectedChange:
     if apply:
         spec = _REPLACED_INSTANCE
         ec2 = sim.client("ec2", region)
-        ec2.terminate_instances(InstanceIds=[sim._by_name(region, "instance", spec.name)["InstanceId"]])
+        old = sim._by_name(region, "instance", spec.name)["InstanceId"]
+        ec2.terminate_instances(InstanceIds=[old])
+        # AWS deletes a terminated instance's primary interface with it (DeleteOnTermination); moto keeps it.
+        for eni in ec2.describe_network_interfaces(Filters=[{"Name": "attachment.instance-id", "Values": [old]}]
+                                                   )["NetworkInterfaces"]:
+            ec2.delete_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"])
         subnet = sim._by_name(region, "subnet", spec.subnet)
         subnets = {spec.subnet: (subnet["SubnetId"], subnet["AvailabilityZone"])}
         sgs = {name: sim._sg_id(region, name) for name in spec.sgs}
@@ -1079,6 +1096,13 @@ def _d3_replace_instance_root_volume(sim: SimulatedAccount, apply: bool) -> Inje
     """Side effect of the redeploy: the old root volume is deleted with its instance, a new one created."""
     return _change(3, "AWS::EC2::Volume", "prod-api-2-root", sim.primary, "replaced",
                    "Root volume prod-api-2-root was re-created with instance prod-api-2")
+
+
+@_day(3)
+def _d3_replace_instance_interface(sim: SimulatedAccount, apply: bool) -> InjectedChange:
+    """Side effect of the redeploy: the old primary interface goes with its instance, a new one comes."""
+    return _change(3, "AWS::EC2::NetworkInterface", "prod-api-2-eni", sim.primary, "replaced",
+                   "Network interface prod-api-2-eni was re-created with instance prod-api-2")
 
 
 @_day(3)

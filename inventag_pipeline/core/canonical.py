@@ -128,9 +128,14 @@ def normalise_policy(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _is_policy(value: Any) -> bool:
-    return isinstance(value, Mapping) and "Statement" in value and (
-        "Version" in value or isinstance(value.get("Statement"), (list, Mapping))
-    )
+    """An IAM-style policy: its statements carry an Effect. (A WAF rule's `Statement` is a match
+    expression, not a policy statement, and must keep its shape.)"""
+    if not isinstance(value, Mapping) or "Statement" not in value:
+        return False
+    statements = value["Statement"]
+    statements = statements if isinstance(statements, list) else [statements]
+    return ("Version" in value and "Name" not in value) or any(
+        isinstance(st, Mapping) and "Effect" in st for st in statements)
 
 
 def pattern_of(path: tuple[str, ...]) -> str:

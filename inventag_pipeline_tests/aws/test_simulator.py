@@ -35,6 +35,7 @@ EXPECTED_PER_REGION = {
     "AWS::EC2::SecurityGroup": 10,
     "AWS::EC2::Instance": 8,
     "AWS::EC2::Volume": 15,
+    "AWS::EC2::NetworkInterface": 8,  # each instance's primary interface, tagged <instance>-eni
     "AWS::S3::Bucket": 6,
     "AWS::RDS::DBInstance": 3,
     "AWS::RDS::DBSubnetGroup": 2,
@@ -99,6 +100,7 @@ def _counts(sim: SimulatedAccount) -> dict[tuple[str, str], int]:
                 "SecurityGroups"] if g["GroupName"] != "default"]),
             "AWS::EC2::Instance": len(_instances(sim, region)),
             "AWS::EC2::Volume": len(ec2.describe_volumes()["Volumes"]),
+            "AWS::EC2::NetworkInterface": len(ec2.describe_network_interfaces(Filters=in_custom)["NetworkInterfaces"]),
             "AWS::S3::Bucket": sum(
                 1 for b in buckets
                 if (s3.get_bucket_location(Bucket=b)["LocationConstraint"] or "us-east-1") == location),
@@ -414,6 +416,7 @@ def test_day2_inventory_of_changes(world: World) -> None:
         ("modified", "AWS::EC2::Instance", "prod-web-2", US, ("tags.Owner",)),
         ("added", "AWS::SQS::Queue", "prod-export-jobs", US, ()),
         ("added", "AWS::EC2::Instance", "prod-api-3", US, ()),
+        ("added", "AWS::EC2::NetworkInterface", "prod-api-3-eni", US, ()),
         ("added", "AWS::IAM::Role", "data-pipeline-role", "global", ()),
         ("removed", "AWS::Lambda::Function", "legacy-report-mailer", US, ()),
         ("removed", "AWS::DynamoDB::Table", "legacy-audit-trail", EU, ()),
@@ -468,6 +471,7 @@ def test_day3_inventory_of_changes(world: World) -> None:
         ("added", "AWS::S3::Bucket", "acme-audit-logs-use1", US, ()),
         ("replaced", "AWS::EC2::Instance", "prod-api-2", US, ()),
         ("replaced", "AWS::EC2::Volume", "prod-api-2-root", US, ()),
+        ("replaced", "AWS::EC2::NetworkInterface", "prod-api-2-eni", US, ()),
         ("none", "AWS::DynamoDB::Table", "prod-orders", US, ()),
         ("none", "AWS::SQS::Queue", "prod-orders", EU, ()),
     }

@@ -28,7 +28,7 @@ from inventag_pipeline.core.registry import (
 )
 
 # Relationship targets that are not registered types yet. The lint fails when an entry stops being needed.
-UNREGISTERED_TARGETS = frozenset({"AWS::IAM::InstanceProfile"})
+UNREGISTERED_TARGETS: frozenset[str] = frozenset()
 
 CFN_TYPE_RE = re.compile(r"^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$")
 SNAKE_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
@@ -327,7 +327,7 @@ def test_lints_name_every_offender(monkeypatch):
                           list_operation="run_instances", result_path="Instances[]", id_field="InstanceId",
                           arn_template="arn:{partition}:ec2:{region}:{account}:instance/{id}")
     monkeypatch.setitem(globals(), "RESOURCE_TYPES", (broken, writer))
-    monkeypatch.setitem(globals(), "UNREGISTERED_TARGETS", frozenset({"AWS::IAM::InstanceProfile"}))
+    monkeypatch.setitem(globals(), "UNREGISTERED_TARGETS", frozenset({"AWS::EC2::Gadget", "AWS::IAM::Role"}))
 
     with pytest.raises(AssertionError) as info:
         test_every_type_is_fully_declared()
@@ -348,7 +348,8 @@ def test_lints_name_every_offender(monkeypatch):
         test_relationship_targets_are_registered_or_allow_listed()
     text = str(info.value)
     assert "relationship 'VpcId' -> 'AWS::EC2::Nope' is neither registered" in text
-    assert "UNREGISTERED_TARGETS entry 'AWS::IAM::InstanceProfile' is no longer a relationship target" in text
+    assert "UNREGISTERED_TARGETS entry 'AWS::EC2::Gadget' is no longer a relationship target" in text
+    assert "UNREGISTERED_TARGETS entry 'AWS::IAM::Role' is registered now" in text
 
 
 def test_shape_lint_names_a_misspelled_volatile_path(monkeypatch):
