@@ -16,13 +16,7 @@ FAMILIES = ("network", "data_compute", "app_integration", "security_edge")
 def _gather() -> tuple[ResourceType, ...]:
     out: list[ResourceType] = []
     for family in FAMILIES:
-        try:
-            module = import_module(f"{__name__}.{family}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{family}":
-                raise
-            continue
-        out.extend(module.TYPES)
+        out.extend(import_module(f"{__name__}.{family}").TYPES)
     return tuple(out)
 
 
