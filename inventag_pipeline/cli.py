@@ -76,6 +76,54 @@ def _read_side(path: Path):
     return rows, manifest, edges
 
 
+def _store(args: argparse.Namespace):
+    from inventag_pipeline.store.store import InventoryStore
+
+    return InventoryStore(args.store or os.environ.get("INVENTAG_STORAGE_URI") or None)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from inventag_pipeline.integrity import validate_store
+
+    report = validate_store(_store(args), args.account)
+    print(json.dumps(report.to_dict(), indent=2, sort_keys=True) if args.json else report.render_text())
+    return 0 if report.ok else 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    from inventag_pipeline.history import HistoryError, export_snapshot, state_as_of
+    from inventag_pipeline.store.store import IntegrityError
+
+    store = _store(args)
+    try:
+        date = args.date
+        if args.as_of:
+            date = state_as_of(store, args.account, args.date, columns=["arn"]).column("snapshot_date")[0].as_py()
+            print(f"state as of {args.date}: the snapshot of {date}", file=sys.stderr)
+        if args.out:
+            rows = export_snapshot(store, args.account, date, args.format, args.out)
+            print(f"wrote {rows} resources to {args.out}", file=sys.stderr)
+        else:
+            export_snapshot(store, args.account, date, args.format, sys.stdout.buffer)
+            sys.stdout.flush()
+    except (HistoryError, IntegrityError) as exc:
+        print(f"inventag export: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _timeline(args: argparse.Namespace) -> int:
+    from inventag_pipeline.history import HistoryError, render_timeline, timeline
+
+    try:
+        entries = timeline(_store(args), args.arn, args.account)
+    except HistoryError as exc:
+        print(f"inventag timeline: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(entries, indent=2, default=str) if args.json else render_timeline(entries))
+    return 0
+
+
 def registry_rows() -> list[dict[str, object]]:
     """One row per registered type: what `inventag types` prints and the README lists."""
     from inventag_pipeline.core.registry import RESOURCE_TYPES
@@ -236,6 +284,31 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_simulator_serve)
     stop = sim_sub.add_parser("stop", help="stop the simulated account a Dagster run started in the background")
     stop.set_defaults(func=_simulator_stop)
+
+    store_help = "storage root (default: INVENTAG_STORAGE_URI, else ./.inventag/store)"
+    validate = sub.add_parser("validate", help="check every manifest's checksum and report corrupted or missing "
+                                               "partitions")
+    validate.add_argument("--account", action="append", help="only this account (repeatable)")
+    validate.add_argument("--json", action="store_true", help="print the report as JSON")
+    validate.add_argument("--store", help=store_help)
+    validate.set_defaults(func=_validate)
+
+    export = sub.add_parser("export", help="one day's snapshot of one account as json, yaml, csv or parquet")
+    export.add_argument("--account", required=True)
+    export.add_argument("--date", required=True, help="YYYY-MM-DD")
+    export.add_argument("--format", default="json", choices=("json", "yaml", "csv", "parquet"))
+    export.add_argument("--as-of", action="store_true",
+                        help="the state as of DATE: the newest snapshot on or before it")
+    export.add_argument("--out", help="file to write (default: standard output)")
+    export.add_argument("--store", help=store_help)
+    export.set_defaults(func=_export)
+
+    history = sub.add_parser("timeline", help="every change to one resource across the history")
+    history.add_argument("arn")
+    history.add_argument("--account", help="needed only when the ARN has no account (S3) and several exist")
+    history.add_argument("--json", action="store_true")
+    history.add_argument("--store", help=store_help)
+    history.set_defaults(func=_timeline)
 
     types = sub.add_parser("types", help="the resource-type registry: how each type is collected and tested")
     types.add_argument("--format", choices=("table", "markdown", "json"), default="table")

@@ -6,6 +6,7 @@ from inventag_pipeline.compliance.assets import compliance_report, security_find
 from inventag_pipeline.inventory.assets import changelog, inventory_delta, inventory_snapshot, raw_inventory
 from inventag_pipeline.inventory.schedules import daily_inventory_job, daily_inventory_schedule
 from inventag_pipeline.inventory.sensors import account_registration_sensor
+from inventag_pipeline.operations import OPERATIONS_ASSETS, OPERATIONS_JOBS
 from inventag_pipeline.resources import (
     AwsInventoryResource,
     ComplianceGateResource,
@@ -16,8 +17,8 @@ from inventag_pipeline.resources import (
 
 defs = Definitions(
     assets=[raw_inventory, inventory_snapshot, inventory_delta, changelog, tag_compliance, security_findings,
-            compliance_report],
-    jobs=[daily_inventory_job],
+            compliance_report, *OPERATIONS_ASSETS],
+    jobs=[daily_inventory_job, *OPERATIONS_JOBS],
     schedules=[daily_inventory_schedule],
     sensors=[account_registration_sensor],
     resources={

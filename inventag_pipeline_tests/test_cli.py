@@ -136,3 +136,39 @@ def test_readme_lists_the_registry_as_inventag_types_prints_it(capsys):
     table = capsys.readouterr().out.strip()
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert table in readme, "README's resource-type table is stale: paste `inventag types --format markdown`"
+
+
+def test_store_commands_answer_on_an_empty_store(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    assert main(["validate", "--store", store]) == 0
+    assert "Checked 0 account(s)" in capsys.readouterr().out
+    assert main(["export", "--store", store, "--account", "123456789012", "--date", "2026-11-21"]) == 2
+    assert capsys.readouterr().err.startswith("inventag export: ")
+    assert main(["timeline", "--store", store, "arn:aws:sqs:us-east-1:123456789012:q"]) == 2
+    assert capsys.readouterr().err.startswith("inventag timeline: ")
+
+
+def test_validate_and_export_on_a_real_store(tmp_path, capsys):
+    """A snapshot written by the pipeline's own step: validate passes, then fails once a byte flips."""
+    from inventag_pipeline.core.snapshot import build_manifest, sha256_hex
+    from inventag_pipeline.store.store import InventoryStore, Partition
+
+    store = InventoryStore(str(tmp_path / "store"))
+    part = Partition("123456789012", "2026-11-21")
+    data = table_to_parquet_bytes(records_to_table([queue("q1"), queue("q2")]))
+    folder = part.folder("snapshots")
+    store.write_bytes(f"{folder}/snapshot.parquet", data)
+    store.write_json(f"{folder}/manifest.json", build_manifest(
+        account_id=part.account, date=part.date, collected_at="2026-11-21T23:00:00Z", regions=["us-east-1"],
+        row_count=2, sha256=sha256_hex(data), coverage=[]))
+    out = tmp_path / "q.json"
+    assert main(["export", "--store", store.display(""), "--account", part.account, "--date", part.date,
+                 "--out", str(out)]) == 0
+    assert [r["name"] for r in json.loads(out.read_text())] == ["q1", "q2"]
+    capsys.readouterr()
+    path = tmp_path / "store" / "snapshots" / f"account={part.account}" / f"date={part.date}" / "snapshot.parquet"
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    assert main(["validate", "--store", store.display("")]) == 1
+    assert "corrupted" in capsys.readouterr().out

@@ -1,0 +1,8 @@
+"""Store-wide operations: storage statistics and integrity validation."""
+
+from inventag_pipeline.operations.assets import storage_statistics, validate_store_job
+
+OPERATIONS_ASSETS = [storage_statistics]
+OPERATIONS_JOBS = [validate_store_job]
+
+__all__ = ["OPERATIONS_ASSETS", "OPERATIONS_JOBS", "storage_statistics", "validate_store_job"]
