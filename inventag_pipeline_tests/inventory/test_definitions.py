@@ -20,12 +20,13 @@ from inventag_pipeline.resources import AwsInventoryResource
 
 def test_definitions_resolve_by_name():
     assert defs.resolve_job_def("daily_inventory").name == "daily_inventory"
+    assert defs.resolve_job_def("validate_store").name == "validate_store"
     assert defs.resolve_schedule_def("daily_inventory_schedule").cron_schedule == "30 0 * * *"
     assert defs.resolve_sensor_def("account_registration_sensor").name == "account_registration_sensor"
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {"raw_inventory", "inventory_snapshot", "inventory_delta", "changelog", "tag_compliance",
-                    "security_findings", "compliance_report"}
+                    "security_findings", "compliance_report", "storage_statistics"}
     groups = {}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
@@ -33,7 +34,7 @@ def test_definitions_resolve_by_name():
         groups[key.to_user_string()] = node.group_name
     assert groups == {"raw_inventory": "inventory", "inventory_snapshot": "inventory", "inventory_delta": "inventory",
                       "changelog": "inventory", "tag_compliance": "compliance", "security_findings": "compliance",
-                      "compliance_report": "compliance"}
+                      "compliance_report": "compliance", "storage_statistics": "operations"}
     assert {c.name for c in graph.asset_check_keys} == {
         "snapshot_checksum_matches", "snapshot_schema_valid", "all_scopes_verified", "compliance_gate"}
 
