@@ -330,5 +330,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def run() -> None:
+    """The console entry point.
+
+    A diff ends without Python's teardown of its in-memory tables and documents: nothing is left
+    to flush once its files are closed, and freeing a million resources' objects one by one only
+    makes the user wait (about 0.1 s at 100 k resources, a second at 1 M).
+    """
+    code = main()
+    if len(sys.argv) > 1 and sys.argv[1] == "diff":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

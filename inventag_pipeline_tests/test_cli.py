@@ -172,3 +172,22 @@ def test_validate_and_export_on_a_real_store(tmp_path, capsys):
     path.write_bytes(bytes(raw))
     assert main(["validate", "--store", store.display("")]) == 1
     assert "corrupted" in capsys.readouterr().out
+
+
+def test_the_console_entry_point_keeps_the_exit_code_and_the_output_of_a_diff(tmp_path):
+    """`inventag diff` skips interpreter teardown (os._exit): its files and exit status must not suffer."""
+    import subprocess
+    import sys
+
+    old, new = tmp_path / "old.parquet", tmp_path / "new.parquet"
+    _write(old, [queue("q1")])
+    _write(new, [queue("q1"), queue("q2")])
+    entry = "import sys; from inventag_pipeline.cli import run; sys.argv[0] = 'inventag'; run()"
+    done = subprocess.run([sys.executable, "-c", entry, "diff", str(old), str(new), "--out", str(tmp_path / "d")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("1 resource changes in account")
+    assert json.loads((tmp_path / "d" / "summary.json").read_text())["counts"]["change_type"]["added"] == 1
+    failed = subprocess.run([sys.executable, "-c", entry, "diff", str(tmp_path / "nope.parquet"), str(new),
+                             "--out", str(tmp_path / "e")], capture_output=True, text=True, timeout=120)
+    assert failed.returncode != 0 and "does not exist" in failed.stderr
