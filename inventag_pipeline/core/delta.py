@@ -113,7 +113,7 @@ class SnapshotRows:
             # Streamed batch by batch: only one batch of decoded configurations is in memory at a
             # time, and each keeps just the wanted rows (positions are sorted).
             start = 0
-            for batch in parquet.iter_batches(batch_size=32_768, columns=["configuration"]):
+            for batch in parquet.iter_batches(batch_size=16_384, columns=["configuration"]):
                 end = start + batch.num_rows
                 lo, hi = np.searchsorted(positions, [start, end])
                 if hi > lo:

@@ -499,7 +499,7 @@ def test_cloudformation_identity_wins_and_ambiguous_names_stay_added_and_removed
 
 
 def test_parquet_backed_rows_stream_the_wanted_configurations_across_batches(tmp_path):
-    """70 000 rows span three read batches: every wanted row comes back, and nothing else."""
+    """70 000 rows span several read batches: every wanted row comes back, and nothing else."""
     import numpy as np
     import pyarrow.parquet as pq
 
