@@ -21,7 +21,7 @@ import jmespath
 from inventag_pipeline.aws import errors as collection_errors
 from inventag_pipeline.aws.guard import ReadOnlyViolation
 from inventag_pipeline.aws.session import AccountSessions
-from inventag_pipeline.core.canonical import format_timestamp, get_path, jsonable
+from inventag_pipeline.core.canonical import format_timestamp, get_path, jsonable, redact_secrets
 from inventag_pipeline.core.registry import GLOBAL_REGION, RESOURCE_TYPES, ResourceType
 
 
@@ -161,7 +161,7 @@ def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: 
             elif isinstance(value, Mapping):
                 payload.update(value)
         item_region = str(payload.get(rtype.region_field)) if rtype.region_field else region
-        out.append(RawItem(rtype.cfn_type, item_region, jsonable(payload)))
+        out.append(RawItem(rtype.cfn_type, item_region, redact_secrets(jsonable(payload), rtype.secret_paths)))
     return out
 
 

@@ -491,3 +491,35 @@ def _apply_at(value: Any, segments: tuple[str, ...], fn: Callable[[Any], Any]) -
             _apply_at(value[head], rest, fn)
         else:
             value[head] = fn(value[head])
+
+
+REDACTED_PREFIX = "redacted:sha256:"
+
+
+def redact_secrets(payload: Any, patterns: Iterable[str]) -> Any:
+    """Replace every value at the patterns (`A[].B`, `Env.Variables.*`) with its SHA-256, in place.
+
+    The digest keeps change detection (a new secret is a changed value) without storing the secret.
+    """
+    for pattern in patterns:
+        _redact(payload, tuple(pattern.split(".")))
+    return payload
+
+
+def _redact(value: Any, segments: tuple[str, ...]) -> None:
+    if not segments:
+        return
+    head, rest = segments[0], segments[1:]
+    name, fan_out = (head[:-2], True) if head.endswith("[]") else (head, False)
+    if not isinstance(value, dict):
+        return
+    keys = list(value) if name == "*" else [name] if name in value else []
+    for key in keys:
+        if fan_out:
+            for item in value[key] if isinstance(value[key], list) else []:
+                _redact(item, rest)
+        elif rest:
+            _redact(value[key], rest)
+        elif value[key] is not None and not str(value[key]).startswith(REDACTED_PREFIX):
+            text = value[key] if isinstance(value[key], str) else json.dumps(value[key], sort_keys=True)
+            value[key] = REDACTED_PREFIX + hashlib.sha256(text.encode()).hexdigest()

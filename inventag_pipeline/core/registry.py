@@ -292,6 +292,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::Lambda::Function",
+        secret_paths=("Environment.Variables.*",),
         service="lambda",
         description="Lambda function configuration (not its code).",
         list_operation="list_functions",

@@ -63,6 +63,10 @@ class ResourceType:
     relationships: Mapping[str, str] = field(default_factory=dict)
     # Optional per-type reshaping applied before generic canonicalisation (see core.canonical).
     normalizer: str | None = None
+    # Values that may hold secrets (environment variables, user data). The collector replaces each
+    # with "redacted:sha256:<digest>" before anything is stored, so a change is still seen but the
+    # value never reaches raw or snapshot files. `*` stands for every key of a mapping.
+    secret_paths: tuple[str, ...] = ()
     # How the type is exercised in tests: "moto" (created in moto) or "stubber".
     tested_with: str = "moto"
 

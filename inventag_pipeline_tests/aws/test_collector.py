@@ -10,7 +10,8 @@ from inventag_pipeline.aws.session import AccountSessions, CollectionSettings
 from inventag_pipeline.core.accounts import simulated_account
 from inventag_pipeline.core.canonical import canonical_record
 from inventag_pipeline.core.registry import REGISTRY, RESOURCE_TYPES
-from inventag_pipeline_tests.aws.fixtures import create_one_of_each
+from inventag_pipeline_tests.aws.fixtures import _zip, create_one_of_each
+from inventag_pipeline_tests.conftest import client
 
 REGIONS = ["us-east-1", "eu-west-1"]
 
@@ -109,3 +110,33 @@ def test_every_scope_failing_fails_the_collection_with_advice(moto_url, closed_p
                        ) as info:
         _collect(moto_url, max_attempts=1, connect_timeout=1.0)
     assert "ReadOnlyAccess, or SecurityAudit + ViewOnlyAccess" in str(info.value)
+
+
+def test_secret_values_never_leave_the_collector_but_their_changes_still_show(moto_url):
+    import json
+
+    from inventag_pipeline.core.canonical import content_hash
+
+    aws_lambda = client(moto_url, "lambda")
+    role = client(moto_url, "iam").create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    aws_lambda.create_function(FunctionName="billing", Runtime="python3.12", Role=role, Handler="h.h",
+                               Code={"ZipFile": _zip()}, Environment={"Variables": {"DB_PASSWORD": "hunter2"}})
+    fn = [REGISTRY["AWS::Lambda::Function"]]
+
+    def collect():
+        audit = AuditLog()
+        sessions = AccountSessions(simulated_account(), CollectionSettings(simulator_url=moto_url), audit)
+        [item] = [i for s in collect_account(sessions, ["us-east-1"], fn).scopes for i in s.items]
+        return item
+
+    first = collect()
+    assert "hunter2" not in json.dumps(first.payload)
+    assert first.payload["Environment"]["Variables"]["DB_PASSWORD"].startswith("redacted:sha256:")
+    aws_lambda.update_function_configuration(FunctionName="billing",
+                                             Environment={"Variables": {"DB_PASSWORD": "correct-horse"}})
+    second = collect()
+    records = [canonical_record(fn[0], i.payload, account_id="123456789012", region="us-east-1",
+                                collected_at="2026-11-21T00:00:00Z") for i in (first, second)]
+    assert "correct-horse" not in json.dumps(second.payload)
+    assert content_hash(records[0].configuration, records[0].tags, fn[0].volatile_paths) != content_hash(
+        records[1].configuration, records[1].tags, fn[0].volatile_paths)

@@ -147,9 +147,13 @@ def test_container_backup_and_lambda_details(collected):
     [container] = task["containerDefinitions"]
     assert (task["family"], task["revision"], task["networkMode"], task["requiresCompatibilities"]) == (
         NAME, 1, "awsvpc", ["FARGATE"])
-    # The command is an ordered list (declared in ordered_paths), never sorted.
+    # The command is an ordered list (declared in ordered_paths), never sorted; environment values
+    # may be secrets, so only their digest is kept (secret_paths).
+    import hashlib
+
     assert (container["image"], container["command"], container["environment"]) == (
-        "nginx:1.27", ["nginx", "-g", "daemon off;"], [{"name": "MODE", "value": "fixture"}])
+        "nginx:1.27", ["nginx", "-g", "daemon off;"],
+        [{"name": "MODE", "value": "redacted:sha256:" + hashlib.sha256(b"fixture").hexdigest()}])
 
     eks = _one(items, "AWS::EKS::Cluster").configuration
     assert (eks["version"], eks["roleArn"], eks["resourcesVpcConfig"]["subnetIds"]) == (

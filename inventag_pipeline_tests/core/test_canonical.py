@@ -613,3 +613,22 @@ def test_infer_key_fields():
     assert infer_key_fields([{"Name": "x"}, {"Name": "x"}]) is None
     assert infer_key_fields([{"Name": "x"}, "scalar"]) is None
     assert infer_key_fields([]) is None
+
+
+def test_secrets_are_replaced_by_their_digest_before_anything_is_stored():
+    import hashlib
+
+    from inventag_pipeline.core.canonical import redact_secrets
+
+    payload = {"Environment": {"Variables": {"DB_PASSWORD": "hunter2", "MODE": "prod"}},
+               "Containers": [{"env": [{"name": "TOKEN", "value": "abc"}, {"name": "EMPTY", "value": None}]}],
+               "Other": "kept"}
+    redact_secrets(payload, ["Environment.Variables.*", "Containers[].env[].value", "Missing.Path"])
+    digest = "redacted:sha256:" + hashlib.sha256(b"hunter2").hexdigest()
+    assert payload == {
+        "Environment": {"Variables": {"DB_PASSWORD": digest,
+                                      "MODE": "redacted:sha256:" + hashlib.sha256(b"prod").hexdigest()}},
+        "Containers": [{"env": [{"name": "TOKEN", "value": "redacted:sha256:" + hashlib.sha256(b"abc").hexdigest()},
+                                {"name": "EMPTY", "value": None}]}],
+        "Other": "kept"}
+    assert redact_secrets(payload, ["Environment.Variables.*"])["Environment"]["Variables"]["DB_PASSWORD"] == digest

@@ -360,3 +360,18 @@ def test_shape_lint_names_a_misspelled_volatile_path(monkeypatch):
     monkeypatch.setitem(globals(), "RESOURCE_TYPES", (broken,))
     with pytest.raises(AssertionError, match=r"AWS::EC2::Instance: volatile_paths: .*'LaunchTme'"):
         test_result_paths_and_declared_paths_exist_in_the_api_shapes()
+
+
+def test_secret_paths_exist_in_the_api_shapes():
+    offenders = []
+    for t in RESOURCE_TYPES:
+        payload, _ = payload_shape(t)
+        for path in t.secret_paths:
+            if not PATH_RE.match(path.removesuffix(".*")):
+                offenders.append(f"{t.cfn_type}: secret_paths {path!r} is not a path (`*` only as the last segment)")
+                continue
+            try:
+                walk(payload, path.removesuffix(".*"))
+            except KeyError as exc:
+                offenders.append(f"{t.cfn_type}: secret_paths: {exc}")
+    report(offenders)

@@ -291,6 +291,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::ECS::TaskDefinition",
+        secret_paths=("taskDefinition.containerDefinitions[].environment[].value",),
         service="ecs",
         description=(
             "ECS task definition revision (every ACTIVE revision): containers, images, roles, network mode. "

@@ -177,6 +177,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::LaunchTemplate",
+        secret_paths=("DefaultVersion[].LaunchTemplateData.UserData",),
         service="ec2",
         description="Launch template with its default version (a one-item list: version number and launch data).",
         list_operation="describe_launch_templates",
@@ -329,6 +330,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::ElasticLoadBalancingV2::LoadBalancer",
+        secret_paths=("Listeners[].DefaultActions[].AuthenticateOidcConfig.ClientSecret",),
         service="elbv2",
         description="Application, network or gateway load balancer with its listeners and attributes.",
         list_operation="describe_load_balancers",
