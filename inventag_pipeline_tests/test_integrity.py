@@ -345,12 +345,22 @@ def test_validation_and_statistics_on_s3(golden, moto_url, monkeypatch):
 
 # --- Dagster ------------------------------------------------------------------------------------------------
 
+@pytest.fixture
+def instance():
+    """A test instance made the current defs-state storage (the xdist weakref pitfall, see helpers.run_day)."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
 
-def test_the_storage_statistics_asset_materialises_with_plottable_metadata(root):
+    with instance_for_test() as dagster_instance, set_defs_state_storage(dagster_instance.defs_state_storage):
+        yield dagster_instance
+
+
+
+def test_the_storage_statistics_asset_materialises_with_plottable_metadata(root, instance):
     other = _add_second_account(root)
     expected = _expected_statistics(root, [other, ACCOUNT])
 
-    result = materialize(OPERATIONS_ASSETS, resources={"store": InventoryStoreResource(storage_uri=str(root))})
+    store = InventoryStoreResource(storage_uri=str(root))
+    result = materialize(OPERATIONS_ASSETS, instance=instance, resources={"store": store})
 
     assert result.success
     assert statistics_asset.group_names_by_key[statistics_asset.key] == "operations"
@@ -376,10 +386,11 @@ def test_the_storage_statistics_asset_materialises_with_plottable_metadata(root)
         f"| raw | {expected['by_kind']['raw']['files']} | {expected['by_kind']['raw']['bytes']} |")
 
 
-def test_the_validate_job_succeeds_on_a_clean_store_with_counts(root):
+def test_the_validate_job_succeeds_on_a_clean_store_with_counts(root, instance):
     assert [validate_store_job] == OPERATIONS_JOBS and validate_store_job.name == "validate_store"
 
-    result = validate_store_job.execute_in_process(resources={"store": InventoryStoreResource(storage_uri=str(root))})
+    store = InventoryStoreResource(storage_uri=str(root))
+    result = validate_store_job.execute_in_process(instance=instance, resources={"store": store})
 
     assert result.success
     outputs = [e.event_specific_data.metadata for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
@@ -390,13 +401,13 @@ def test_the_validate_job_succeeds_on_a_clean_store_with_counts(root):
     }]
 
 
-def test_the_validate_job_fails_on_a_corrupted_store_with_the_report(root):
+def test_the_validate_job_fails_on_a_corrupted_store_with_the_report(root, instance):
     snapshot = _path(root, "snapshots", DAY3, "snapshot.parquet")
     _flip_byte(snapshot)
     shutil.rmtree(_path(root, "changelogs", DAY1))
 
     result = validate_store_job.execute_in_process(
-        resources={"store": InventoryStoreResource(storage_uri=str(root))}, raise_on_error=False)
+        instance=instance, resources={"store": InventoryStoreResource(storage_uri=str(root))}, raise_on_error=False)
 
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").event_specific_data
@@ -408,9 +419,9 @@ def test_the_validate_job_fails_on_a_corrupted_store_with_the_report(root):
     assert {k: v.value for k, v in failure.user_failure_data.metadata.items()}["errors"] == 1
 
 
-def test_the_validate_job_is_limited_by_config(root):
+def test_the_validate_job_is_limited_by_config(root, instance):
     result = validate_store_job.execute_in_process(
-        resources={"store": InventoryStoreResource(storage_uri=str(root))},
+        instance=instance, resources={"store": InventoryStoreResource(storage_uri=str(root))},
         run_config={"ops": {"validate_store_op": {"config": {"accounts": ["210987654321"]}}}},
     )
 
