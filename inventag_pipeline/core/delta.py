@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -84,21 +83,17 @@ class SnapshotRows:
     the requested rows.
     """
 
-    def __init__(self, keys: pa.Table, fetch: Callable[[np.ndarray], Iterator[tuple[np.ndarray, list[str]]]]):
+    def __init__(self, keys: pa.Table, fetch: Callable[[np.ndarray], list[str]]):
         self.keys = keys
-        self._fetch = fetch
+        self._fetch = fetch  # sorted row positions -> their configurations, in order
         self._cache: dict[str, dict[str, Any]] = {}
-        # Streaming progress, so a consumer can start on early rows while later ones still decode.
-        self._progress = threading.Condition()
-        self._fetched_below = 0
-        self._fetch_error: BaseException | None = None
 
     @classmethod
     def from_table(cls, table: pa.Table) -> SnapshotRows:
         keys = table.select([c for c in _KEY_COLUMNS if c in table.column_names])
 
-        def fetch(positions: np.ndarray) -> Iterator[tuple[np.ndarray, list[str]]]:
-            yield positions, table.column("configuration").take(pa.array(positions)).to_pylist()
+        def fetch(positions: np.ndarray) -> list[str]:
+            return table.column("configuration").take(pa.array(positions)).to_pylist()
 
         return cls(keys, fetch)
 
@@ -109,18 +104,20 @@ class SnapshotRows:
         parquet = pq.ParquetFile(source, read_dictionary=["resource_type", "service", "region"])
         keys = parquet.read(columns=_KEY_COLUMNS)
 
-        def fetch(positions: np.ndarray) -> Iterator[tuple[np.ndarray, list[str]]]:
+        def fetch(positions: np.ndarray) -> list[str]:
             # Streamed batch by batch: only one batch of decoded configurations is in memory at a
-            # time, and each keeps just the wanted rows (positions are sorted).
+            # time, and each keeps just the wanted rows.
+            out: list[str] = []
             start = 0
             for batch in parquet.iter_batches(batch_size=16_384, columns=["configuration"]):
                 end = start + batch.num_rows
                 lo, hi = np.searchsorted(positions, [start, end])
                 if hi > lo:
-                    yield positions[lo:hi], batch.column(0).take(pa.array(positions[lo:hi] - start)).to_pylist()
+                    out += batch.column(0).take(pa.array(positions[lo:hi] - start)).to_pylist()
                 start = end
                 if hi == len(positions):
                     break
+            return out
 
         return cls(keys, fetch)
 
@@ -140,33 +137,15 @@ class SnapshotRows:
         self.prefetch_positions(np.flatnonzero(pc.is_valid(found).to_numpy(zero_copy_only=False)))
 
     def prefetch_positions(self, positions: np.ndarray) -> None:
-        """Like `prefetch`, addressed by row position; `wait_for` sees its progress as it goes."""
+        """Like `prefetch`, addressed by row position (no ARN lookup at all)."""
         positions = np.unique(np.asarray(positions, dtype=np.int64))
-        arn_tags = self.keys.select(["arn", "tags"])
-        try:
-            for chunk, configs in self._fetch(positions) if len(positions) else ():
-                picked = arn_tags.take(pa.array(chunk))
-                for arn, tags, conf in zip(picked.column("arn").to_pylist(), picked.column("tags").to_pylist(),
-                                           configs, strict=True):
-                    self._cache[arn] = {"arn": arn, "configuration": conf, "tags": tags}
-                with self._progress:
-                    self._fetched_below = max(self._fetched_below, int(chunk[-1]) + 1)
-                    self._progress.notify_all()
-        except BaseException as exc:
-            self._fetch_error = exc
-            raise
-        finally:
-            with self._progress:
-                self._fetched_below = self.num_rows
-                self._progress.notify_all()
-
-    def wait_for(self, position: int) -> None:
-        """Block until a running `prefetch_positions` has cached every wanted row up to `position`."""
-        if position >= self._fetched_below:
-            with self._progress:
-                self._progress.wait_for(lambda: position < self._fetched_below)
-        if self._fetch_error is not None:
-            raise RuntimeError("reading snapshot configurations failed") from self._fetch_error
+        if not len(positions):
+            return
+        configs = self._fetch(positions)
+        picked = self.keys.select(["arn", "tags"]).take(pa.array(positions))
+        for arn, tags, conf in zip(picked.column("arn").to_pylist(), picked.column("tags").to_pylist(), configs,
+                                   strict=True):
+            self._cache[arn] = {"arn": arn, "configuration": conf, "tags": tags}
 
     def rows(self, arns: Sequence[str]) -> dict[str, dict[str, Any]]:
         """{arn: {arn, configuration, tags}} for the given ARNs."""
@@ -325,20 +304,16 @@ class DeltaEngine:
             added_mask = pc.and_(added_mask, pc.invert(added_hidden))
             removed_mask = pc.and_(removed_mask, pc.invert(removed_hidden))
             added, removed, modified = _records(n, added_mask), _records(o, removed_mask), _records(n, modified_mask)
-            # One pass over each file for every configuration this delta will read. The two files
-            # decode in background threads (Arrow releases the GIL while decompressing) while the
-            # modified rows are diffed in file order as soon as both sides of a row are in.
-            modified_new_pos = np.flatnonzero(_as_numpy(modified_mask))
-            modified_old_pos = pc.filter(position, modified_mask).to_numpy()
+            # One pass over each file for every configuration this delta will read, addressed by row
+            # position; the two files decode in parallel (Arrow releases the GIL while decompressing).
             new_wanted = np.flatnonzero(_as_numpy(pc.or_(modified_mask, added_mask)))
-            old_wanted = np.concatenate([modified_old_pos, np.flatnonzero(_as_numpy(removed_mask))])
+            old_wanted = np.concatenate([pc.filter(position, modified_mask).to_numpy(),
+                                         np.flatnonzero(_as_numpy(removed_mask))])
             with ThreadPoolExecutor(max_workers=2) as pool:
-                fetches = [pool.submit(new_rows.prefetch_positions, new_wanted),
-                           pool.submit(old_rows.prefetch_positions, old_wanted)]
-                rows += self._modified_rows(old_rows, new_rows, modified, modified_old_pos, modified_new_pos,
-                                            attr_rows)
-                for fetch in fetches:
+                for fetch in [pool.submit(new_rows.prefetch_positions, new_wanted),
+                              pool.submit(old_rows.prefetch_positions, old_wanted)]:
                     fetch.result()
+            rows += self._modified_rows(old_rows, new_rows, modified, attr_rows)
             replaced, added, removed = self._replacements(old_rows, new_rows, added, removed, attr_rows)
             rows += replaced
             rows += self._added_rows(new_rows, added)
@@ -354,15 +329,13 @@ class DeltaEngine:
         return DeltaResult(resource_changes, attribute_changes, summary)
 
     def _modified_rows(self, old: SnapshotRows, new: SnapshotRows, modified: list[dict[str, Any]],
-                       old_positions: np.ndarray, new_positions: np.ndarray,
                        attr_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
-        old_cache, new_cache = old._cache, new._cache
-        for rec, old_pos, new_pos in zip(modified, old_positions.tolist(), new_positions.tolist(), strict=True):
-            new.wait_for(new_pos)
-            old.wait_for(old_pos)
+        arns = [rec["arn"] for rec in modified]
+        old_docs, new_docs = old.rows(arns), new.rows(arns)
+        for rec in modified:
             arn = rec["arn"]
-            changes = self.attribute_changes(rec["resource_type"], old_cache[arn], new_cache[arn], arn)
+            changes = self.attribute_changes(rec["resource_type"], old_docs[arn], new_docs[arn], arn)
             if not changes:
                 continue  # every difference was an ignored field
             attr_rows.extend(_attribute_rows(arn, changes))
