@@ -35,14 +35,10 @@ def _accounts_sync(args: argparse.Namespace) -> int:
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, streamed in 8 MiB blocks."""
-    import hashlib
+    from inventag_pipeline.core.snapshot import sha256_of_stream
 
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return sha256_of_stream(handle)
 
 
 def _read_side(path: Path):

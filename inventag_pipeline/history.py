@@ -24,6 +24,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import yaml
 
+from inventag_pipeline.core.arn import arn_account
 from inventag_pipeline.core.checks import FINDINGS_SCHEMA
 from inventag_pipeline.core.delta import ATTRIBUTE_CHANGES_SCHEMA, RESOURCE_CHANGES_SCHEMA
 from inventag_pipeline.core.snapshot import RELATIONSHIP_SCHEMA, SNAPSHOT_SCHEMA
@@ -258,8 +259,8 @@ def timeline(store: InventoryStore, arn: str, account: str | None = None) -> lis
     ARNs without one (S3).
     """
     if account is None:
-        fields = arn.split(":")
-        account = fields[4] if len(fields) > 5 and _ACCOUNT_ID.match(fields[4]) else None
+        account = arn_account(arn)
+        account = account if account and _ACCOUNT_ID.match(account) else None
     where = pc.field("arn") == arn
     resources = history_dataset(store, "deltas", file="resource_changes.parquet", account=account).to_table(
         filter=where, columns=_RESOURCE_COLUMNS)

@@ -10,7 +10,6 @@ the console command uses this module directly.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 from collections import defaultdict
@@ -22,7 +21,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from inventag_pipeline.core.snapshot import arn_problems, column_problems
+from inventag_pipeline.core.snapshot import arn_problems, column_problems, sha256_of_stream
 from inventag_pipeline.store.store import KINDS, InventoryStore, Partition
 
 SEVERITIES = ("error", "warning", "info")
@@ -76,7 +75,6 @@ DEPENDENTS = (
 
 _PARTITION_FILE = re.compile(r"^account=([^/]+)/date=(\d{4}-\d{2}-\d{2})/(.+)$")
 _TEMP_FILE = re.compile(r"\.tmp-[0-9a-f]{8}$")
-_HASH_CHUNK = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -236,7 +234,7 @@ class _Validator:
                     reason = f"{required} is missing while other files of this partition are present"
                 code = "missing_manifest" if required == "manifest.json" else "missing_file"
                 self.add("error", code, kind, part.account, part.date, relative,
-                         f"{reason}; re-materialise {ASSET_OF_KIND[kind]} for {_key(part)}")
+                         f"{reason}; re-materialise {ASSET_OF_KIND[kind]} for {part.key}")
 
     def raw(self, part: Partition, listing: dict[str, dict[str, int] | None]) -> None:
         raw = listing["raw"]
@@ -250,7 +248,7 @@ class _Validator:
             elif raw is not None:
                 self.add("warning", "missing_manifest", "raw", part.account, part.date, relative,
                          "raw payloads without a manifest: the collection did not finish (or is running now); "
-                         f"re-materialise raw_inventory for {_key(part)}")
+                         f"re-materialise raw_inventory for {part.key}")
             return
         self.checked["raw_manifests"] += 1
         manifest = self.manifest(part, "raw", relative)
@@ -259,7 +257,7 @@ class _Validator:
         for name in manifest.get("files", []):
             if name not in raw:
                 self.add("error", "missing_file", "raw", part.account, part.date, f"{part.folder('raw')}/{name}",
-                         f"listed in the raw manifest but not stored; re-collect raw_inventory for {_key(part)} "
+                         f"listed in the raw manifest but not stored; re-collect raw_inventory for {part.key} "
                          "if the day is still inside its collection window")
 
     def manifest(self, part: Partition, kind: str, relative: str) -> dict[str, Any] | None:
@@ -269,17 +267,17 @@ class _Validator:
         except (OSError, ValueError) as exc:
             self.add("error", "unreadable", kind, part.account, part.date, relative,
                      f"the manifest cannot be read as JSON ({exc}); re-materialise {ASSET_OF_KIND[kind]} "
-                     f"for {_key(part)}")
+                     f"for {part.key}")
             return None
         if not isinstance(manifest, dict):
             self.add("error", "unreadable", kind, part.account, part.date, relative,
-                     f"the manifest is not a JSON object; re-materialise {ASSET_OF_KIND[kind]} for {_key(part)}")
+                     f"the manifest is not a JSON object; re-materialise {ASSET_OF_KIND[kind]} for {part.key}")
             return None
         found = (manifest.get("account_id"), manifest.get("date"))
         if found != (part.account, part.date):
             self.add("error", "wrong_partition", kind, part.account, part.date, relative,
                      f"the manifest describes account {found[0]} on {found[1]}, not this partition: the folder "
-                     f"was copied or moved; re-materialise {ASSET_OF_KIND[kind]} for {_key(part)}")
+                     f"was copied or moved; re-materialise {ASSET_OF_KIND[kind]} for {part.key}")
             return None
         return manifest
 
@@ -298,7 +296,7 @@ class _Validator:
         if not isinstance(expected, str) or not isinstance(manifest.get("row_count"), int):
             self.add("error", "unreadable", "snapshots", part.account, part.date, f"{folder}/manifest.json",
                      "the manifest has no sha256 or row_count, so the snapshot cannot be verified; "
-                     f"re-materialise inventory_snapshot for {_key(part)}")
+                     f"re-materialise inventory_snapshot for {part.key}")
             return
         try:
             actual = _sha256_stream(self.store, relative)
@@ -310,7 +308,7 @@ class _Validator:
         if actual != expected:
             self.add("error", "corrupted", "snapshots", part.account, part.date, relative,
                      f"SHA-256 {actual[:12]}… does not match the manifest's {expected[:12]}…: the file changed "
-                     f"after it was written; re-materialise inventory_snapshot for {_key(part)}, then the "
+                     f"after it was written; re-materialise inventory_snapshot for {part.key}, then the "
                      "deltas and compliance of this day and the next")
             return
         self.checked["parquet_files"] += 1
@@ -323,13 +321,13 @@ class _Validator:
                     problems += arn_problems(parquet.read(columns=["arn"]).column("arn"))
         except (OSError, pa.ArrowException) as exc:
             self.add("error", "unreadable", "snapshots", part.account, part.date, relative,
-                     f"not a readable Parquet file ({exc}); re-materialise inventory_snapshot for {_key(part)}")
+                     f"not a readable Parquet file ({exc}); re-materialise inventory_snapshot for {part.key}")
             return
         if rows != manifest["row_count"]:
             problems.append(f"row_count {manifest['row_count']} in manifest, {rows} in file")
         if problems:
             self.add("error", "wrong_schema", "snapshots", part.account, part.date, relative,
-                     "; ".join(problems) + f"; re-materialise inventory_snapshot for {_key(part)}")
+                     "; ".join(problems) + f"; re-materialise inventory_snapshot for {part.key}")
 
     def parquet_footers(self, part: Partition, listing: dict[str, dict[str, int] | None]) -> None:
         """Parquet files without a checksum: at least their footer must read (a truncated file fails here)."""
@@ -345,7 +343,7 @@ class _Validator:
                 except (OSError, pa.ArrowException) as exc:
                     self.add("error", "unreadable", kind, part.account, part.date, relative,
                              f"not a readable Parquet file ({exc}); re-materialise {ASSET_OF_KIND[kind]} "
-                             f"for {_key(part)}")
+                             f"for {part.key}")
 
     def missing_partitions(self, part: Partition, listing: dict[str, dict[str, int] | None]) -> None:
         for upstream, downstream in DEPENDENTS:
@@ -353,12 +351,12 @@ class _Validator:
                 self.add("warning", "missing_partition", downstream, part.account, part.date,
                          part.folder(downstream),
                          f"{KIND_LABEL[upstream]} stored for this day, {KIND_LABEL[downstream]} missing; "
-                         f"materialise {ASSET_OF_KIND[downstream]} for {_key(part)}")
+                         f"materialise {ASSET_OF_KIND[downstream]} for {part.key}")
             elif listing[downstream] is not None and listing[upstream] is None and upstream != "raw":
                 # A missing raw inventory under a snapshot is raw()'s error; other orphans are rebuildable.
                 self.add("warning", "missing_partition", upstream, part.account, part.date, part.folder(upstream),
                          f"{KIND_LABEL[downstream]} stored for this day, {KIND_LABEL[upstream]} (its input) "
-                         f"missing; materialise {ASSET_OF_KIND[upstream]} for {_key(part)}")
+                         f"missing; materialise {ASSET_OF_KIND[upstream]} for {part.key}")
 
     def gaps(self, account: str, dates: list[str]) -> None:
         """Days without a snapshot between the account's first and last, one line per run of days."""
@@ -383,16 +381,9 @@ class _Validator:
                  "still inside the collection window, otherwise the next delta spans the gap")
 
 
-def _key(part: Partition) -> str:
-    return f"{part.account}|{part.date}"
-
-
 def _sha256_stream(store: InventoryStore, relative: str) -> str:
-    digest = hashlib.sha256()
     with store.fs.open_input_stream(store.path(relative), compression=None) as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_of_stream(handle)
 
 
 def _sort_key(problem: Problem) -> tuple:

@@ -282,7 +282,7 @@ def write_compliance_report(store: InventoryStore, part: Partition, thresholds: 
     """report.json + report.md from the day's findings and tag results, trended against the last report."""
     findings_path = f"{part.folder('security')}/findings.parquet"
     if not store.exists(findings_path):
-        raise StepError(f"no security findings for {part.account}|{part.date}: materialise security_findings first")
+        raise StepError(f"no security findings for {part.key}: materialise security_findings first")
     findings = store.read_table(findings_path)
     tag_summary = None
     tags_path = f"{part.folder('tags')}/results.parquet"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inventag_pipeline.core.arn import arn_partition
 from inventag_pipeline.core.configfile import read_yaml_file
 
 ACCOUNT_ID_RE = re.compile(r"\d{12}")
@@ -126,16 +127,11 @@ def discovered_accounts(members: Sequence[Mapping[str, Any]], discovery: Organiz
         state = str(member.get("State") or member.get("Status") or "ACTIVE").upper()
         out.append(Account(
             id=account_id, name=str(member.get("Name") or account_id),
-            role_arn=discovery.role_arn(account_id, _partition_of(str(member.get("Arn") or ""))),
+            role_arn=discovery.role_arn(account_id, arn_partition(str(member.get("Arn") or ""))),
             external_id=discovery.external_id, regions=discovery.regions,
             enabled=state not in INACTIVE_STATES, tags={"inventag:source": "organizations", "state": state},
         ))
     return out
-
-
-def _partition_of(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[1] if len(parts) > 1 and parts[1] else "aws"
 
 
 def parse_accounts(data: Any, *, source: str = "accounts file") -> list[Account]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from inventag_pipeline.core.arn import arn_account
 from inventag_pipeline.core.classify import WORLD_CIDRS, covers_admin_port
 
 FINDINGS_SCHEMA = pa.schema(
@@ -388,8 +389,7 @@ def _aws_principals(statement: Mapping[str, Any]) -> list[str]:
 def _account_of(principal: str) -> str | None:
     if principal.isdigit() and len(principal) == 12:
         return principal
-    parts = principal.split(":")
-    return parts[4] if principal.startswith("arn:") and len(parts) > 4 and parts[4] else None
+    return arn_account(principal)
 
 
 @check(title="Cross-account role trust requires an external ID", severity="medium",
@@ -530,7 +530,7 @@ def evaluate_checks(resources: Iterable[Mapping[str, Any]], checks: Mapping[str,
         config = json.loads(res["configuration"]) if isinstance(res["configuration"], str) else res["configuration"]
         name = res.get("name") or res.get("resource_id") or res["arn"]
         for declared in applicable:
-            verdict = declared.run(config, name, CheckContext(_arn_account(res["arn"]), as_of))
+            verdict = declared.run(config, name, CheckContext(arn_account(res["arn"]), as_of))
             rows.append({
                 "arn": res["arn"], "resource_type": res["resource_type"], "check_id": declared.check_id,
                 "title": declared.title, "severity": declared.severity, "status": verdict.status,
@@ -540,7 +540,3 @@ def evaluate_checks(resources: Iterable[Mapping[str, Any]], checks: Mapping[str,
     rows.sort(key=lambda r: (r["check_id"], r["arn"]))
     return pa.Table.from_pylist(rows, schema=FINDINGS_SCHEMA)
 
-
-def _arn_account(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 4 and parts[4] else None

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from inventag_pipeline.core.arn import arn_account
 from inventag_pipeline.core.canonical import KeyResolver, canonical_json, strip_paths_in_place
 from inventag_pipeline.core.classify import SEVERITY_RANK, Classification, Classifier, Context, max_severity
 from inventag_pipeline.core.compliance import required_tags_mask
@@ -206,9 +207,7 @@ class DeltaEngine:
     # --- attribute level --------------------------------------------------------------------
 
     def _context(self, arn: str) -> Context:
-        parts = arn.split(":")
-        return Context(account_id=parts[4] if len(parts) > 4 and parts[4] else None,
-                       required_tags=self.required_tags)
+        return Context(account_id=arn_account(arn), required_tags=self.required_tags)
 
     def attribute_changes(self, resource_type: str, old: Mapping[str, Any], new: Mapping[str, Any],
                           arn: str = "") -> list[tuple[AttributeChange, Any]]:

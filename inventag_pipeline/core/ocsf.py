@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from inventag_pipeline.core.arn import arn_partition
 from inventag_pipeline.core.checks import CHECKS, FAIL, PASS, Check
 
 OCSF_VERSION = "1.1.0"
@@ -76,7 +77,7 @@ def findings_to_ocsf(findings: pa.Table, *, account_id: str, date: str, product_
                 "status_detail": summary,
             },
             "resources": [{"uid": row["arn"], "type": row["resource_type"], "region": region,
-                           "cloud_partition": row["arn"].split(":")[1] if row["arn"].count(":") > 1 else "aws"}],
+                           "cloud_partition": arn_partition(row["arn"])}],
             "cloud": {"provider": "AWS", "account": {"uid": account_id, "type": "AWS Account", "type_id": 10},
                       "region": region},
             "remediation": {"desc": declared.remediation if declared else ""},

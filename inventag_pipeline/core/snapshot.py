@@ -119,6 +119,14 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def sha256_of_stream(handle: Any, chunk_size: int = 8 << 20) -> str:
+    """SHA-256 of a binary stream read in 8 MiB blocks, so a large file is never held in memory."""
+    digest = hashlib.sha256()
+    while chunk := handle.read(chunk_size):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
 def build_manifest(
     *,
     account_id: str,

@@ -59,6 +59,11 @@ class Partition:
     def folder(self, kind: str) -> str:
         return f"{KINDS[kind]}/account={self.account}/date={self.date}"
 
+    @property
+    def key(self) -> str:
+        """`ACCOUNT|DATE`, as the Dagster UI writes the partition."""
+        return f"{self.account}|{self.date}"
+
 
 class InventoryStore:
     """Reads and writes the §4 layout under one root URI."""
