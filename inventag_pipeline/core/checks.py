@@ -429,8 +429,7 @@ def lambda_function_url_requires_auth(config: Mapping[str, Any], name: str) -> V
        remediation="aws lambda remove-permission --function-name NAME --statement-id SID, then grant named "
                    "principals or add a SourceArn / SourceAccount condition.")
 def lambda_function_policy_not_public(config: Mapping[str, Any], name: str) -> Verdict:
-    public = [s for s in _statements(config.get("Policy")) if s.get("Effect") == "Allow"
-              and ("*" in _principals(s)) and not s.get("Condition")]
+    public = _public_statements(config.get("Policy"))
     return _ok(not public, f"Function {name}", "is not invocable by everyone",
                "has a resource policy open to every principal (*)")
 

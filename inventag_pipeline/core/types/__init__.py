@@ -1,23 +1,14 @@
 """Resource-type declarations by family, gathered into core.registry.
 
 Each module declares `TYPES: tuple[ResourceType, ...]` with `core.resource_type._t(...)`, exactly
-like the core types in core/registry.py; this package concatenates them in a fixed order.
+like the core types in core/registry.py.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-
 from inventag_pipeline.core.resource_type import ResourceType
+from inventag_pipeline.core.types import app_integration, data_compute, network, security_edge
 
-FAMILIES = ("network", "data_compute", "app_integration", "security_edge")
-
-
-def _gather() -> tuple[ResourceType, ...]:
-    out: list[ResourceType] = []
-    for family in FAMILIES:
-        out.extend(import_module(f"{__name__}.{family}").TYPES)
-    return tuple(out)
-
-
-FAMILY_TYPES: tuple[ResourceType, ...] = _gather()
+FAMILY_TYPES: tuple[ResourceType, ...] = (
+    network.TYPES + data_compute.TYPES + app_integration.TYPES + security_edge.TYPES
+)
