@@ -122,17 +122,14 @@ def create_one_of_each(url: str, region: str = "us-east-1") -> list[Expected]:
 
 
 def family_fixtures() -> list:
-    """`create(url, region) -> list[Expected]` of every `fixtures_<family>.py` module beside this one.
+    """`create(url, region) -> list[Expected]` of each family of core/types/ (imported here, not at the
+    top: those modules import this one)."""
+    from inventag_pipeline_tests.aws import (
+        fixtures_app_integration,
+        fixtures_data_compute,
+        fixtures_network,
+        fixtures_security_edge,
+    )
 
-    Each family of core/types/ brings its own fixtures; like the core ones above they create one
-    resource per moto-tested type (global types only in us-east-1) and say what must be collected.
-    """
-    import importlib
-    import pkgutil
-    from pathlib import Path
-
-    found = []
-    for module in sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])):
-        if module.startswith("fixtures_"):
-            found.append(importlib.import_module(f"{__package__}.{module}").create)
-    return found
+    return [m.create for m in (fixtures_app_integration, fixtures_data_compute, fixtures_network,
+                               fixtures_security_edge)]
