@@ -120,6 +120,34 @@ def _timeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retention(args: argparse.Namespace) -> int:
+    """The retention job's work from a shell; Dagster's runs are cleaned too when DAGSTER_HOME is set."""
+    import datetime as dt
+
+    from inventag_pipeline.core.retention import RetentionConfigError
+    from inventag_pipeline.operations.retention import RetentionResource, run_retention
+
+    try:
+        today = dt.date.fromisoformat(args.today) if args.today else dt.datetime.now(dt.timezone.utc).date()
+    except ValueError:
+        print(f"inventag retention: --today {args.today!r} is not a YYYY-MM-DD date", file=sys.stderr)
+        return 2
+    try:
+        policy = RetentionResource().policy()
+    except RetentionConfigError as exc:
+        print(f"inventag retention: {exc}", file=sys.stderr)
+        return 2
+    if not os.environ.get("DAGSTER_HOME"):
+        report = run_retention(_store(args), policy, today, dry_run=args.dry_run, source="cli")
+    else:
+        from dagster import DagsterInstance
+
+        with DagsterInstance.get() as instance:
+            report = run_retention(_store(args), policy, today, dry_run=args.dry_run, instance=instance, source="cli")
+    print(report.render_text())
+    return 0
+
+
 def registry_rows() -> list[dict[str, object]]:
     """One row per registered type: what `inventag types` prints and the README lists."""
     from inventag_pipeline.core.registry import RESOURCE_TYPES
@@ -305,6 +333,13 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--json", action="store_true")
     history.add_argument("--store", help=store_help)
     history.set_defaults(func=_timeline)
+
+    retention = sub.add_parser("retention", help="delete partitions older than the retention policy (audited; "
+                                                 "INVENTAG_RETENTION_* and the accounts file's retention:)")
+    retention.add_argument("--dry-run", action="store_true", help="plan and write the audit record, delete nothing")
+    retention.add_argument("--storage-uri", "--store", dest="store", help=store_help)
+    retention.add_argument("--today", help="YYYY-MM-DD the policy counts from (default: today, UTC)")
+    retention.set_defaults(func=_retention)
 
     types = sub.add_parser("types", help="the resource-type registry: how each type is collected and tested")
     types.add_argument("--format", choices=("table", "markdown", "json"), default="table")

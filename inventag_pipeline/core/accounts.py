@@ -11,6 +11,7 @@ from typing import Any
 
 from inventag_pipeline.core.arn import arn_partition
 from inventag_pipeline.core.configfile import read_yaml_file
+from inventag_pipeline.core.retention import override_problems
 
 ACCOUNT_ID_RE = re.compile(r"\d{12}")
 REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d")
@@ -33,6 +34,8 @@ class Account:
     enabled: bool = True
     simulated: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
+    # `retention:` of the entry, only the limits it sets (core/retention.py merges it with the defaults).
+    retention: Mapping[str, int] = field(default_factory=dict)
 
 
 def validate_account_id(value: object) -> str:
@@ -147,7 +150,7 @@ def parse_accounts(data: Any, *, source: str = "accounts file") -> list[Account]
     problems: list[str] = []
     accounts: list[Account] = []
     seen: set[str] = set()
-    allowed = {"id", "name", "role_arn", "external_id", "regions", "enabled", "tags"}
+    allowed = {"id", "name", "role_arn", "external_id", "regions", "enabled", "tags", "retention"}
     for i, entry in enumerate(data["accounts"]):
         where = f"{source}: accounts[{i}]"
         if not isinstance(entry, Mapping):
@@ -181,6 +184,9 @@ def parse_accounts(data: Any, *, source: str = "accounts file") -> list[Account]
         if not isinstance(tags, Mapping):
             problems.append(f"{where}: 'tags' must be a mapping of key: value, got {type(tags).__name__}")
             tags = {}
+        retention = entry.get("retention")
+        retention_problems = [] if retention is None else override_problems(retention, f"{where}: retention")
+        problems += retention_problems
         accounts.append(
             Account(
                 id=account_id,
@@ -190,6 +196,7 @@ def parse_accounts(data: Any, *, source: str = "accounts file") -> list[Account]
                 regions=tuple(regions),
                 enabled=enabled is not False,
                 tags={str(k): str(v) for k, v in tags.items()},
+                retention=dict(retention) if retention is not None and not retention_problems else {},
             )
         )
     if problems:
