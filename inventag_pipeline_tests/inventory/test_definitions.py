@@ -26,7 +26,8 @@ def test_definitions_resolve_by_name():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {"raw_inventory", "inventory_snapshot", "inventory_delta", "changelog", "tag_compliance",
-                    "security_findings", "compliance_report", "storage_statistics"}
+                    "security_findings", "compliance_report", "storage_statistics", "published_reports",
+                    "notifications", "inventory_metrics"}
     groups = {}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
@@ -34,7 +35,8 @@ def test_definitions_resolve_by_name():
         groups[key.to_user_string()] = node.group_name
     assert groups == {"raw_inventory": "inventory", "inventory_snapshot": "inventory", "inventory_delta": "inventory",
                       "changelog": "inventory", "tag_compliance": "compliance", "security_findings": "compliance",
-                      "compliance_report": "compliance", "storage_statistics": "operations"}
+                      "compliance_report": "compliance", "storage_statistics": "operations",
+                      "published_reports": "delivery", "notifications": "delivery", "inventory_metrics": "delivery"}
     assert {c.name for c in graph.asset_check_keys} == {
         "snapshot_checksum_matches", "snapshot_schema_valid", "all_scopes_verified", "compliance_gate"}
 
