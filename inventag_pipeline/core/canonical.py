@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -18,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from inventag_pipeline.core.registry import GLOBAL_REGION, ResourceType
 
@@ -72,6 +75,28 @@ def jsonable(value: Any) -> Any:
 def canonical_json(value: Any) -> str:
     """The one serialisation used for storage and hashing: sorted keys, no spaces."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse_json(text: str | bytes) -> Any:
+    """`json.loads`, several times faster on the delta's hot path; the standard parser takes over
+    for what orjson refuses (integers beyond 64 bits, lone surrogates)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def value_json(value: Any) -> str:
+    """`canonical_json` for display (attribute values), fast.
+
+    Byte-identical to `canonical_json` for every value without floats; a float may print in
+    another valid exponent form (`1e16` for `1e+16`). Never used for hashing or storage of
+    configurations, whose bytes must not depend on the serialiser.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return canonical_json(value)
 
 
 def _normalise_timestamp(text: str) -> str:
@@ -149,6 +174,7 @@ def pattern_of(path: tuple[str, ...]) -> str:
     return out
 
 
+@functools.lru_cache(maxsize=8192)
 def split_pattern(pattern: str) -> tuple[str, ...]:
     """`A[].B` -> `("A", "[]", "B")`."""
     segments: list[str] = []
@@ -177,42 +203,60 @@ def get_path(value: Any, pattern: str) -> list[Any]:
     return [v for v in current if v is not None]
 
 
-def _remove_path(value: Any, segments: tuple[str, ...]) -> None:
-    if not segments:
-        return
-    head, rest = segments[0], segments[1:]
-    if head == "[]":
-        if isinstance(value, list):
-            for item in value:
-                _remove_path(item, rest)
-        return
-    if isinstance(value, dict) and head in value:
-        if rest:
-            _remove_path(value[head], rest)
-        else:
-            del value[head]
-
-
 def strip_paths(config: Mapping[str, Any], patterns: Iterable[str]) -> dict[str, Any]:
     """A deep copy of `config` without the given path patterns (the volatile fields)."""
     return strip_paths_in_place(json.loads(json.dumps(config)), patterns)
 
 
 def strip_paths_in_place(config: dict[str, Any], patterns: Iterable[str]) -> dict[str, Any]:
-    """Remove the path patterns from a document the caller owns (no copy)."""
-    for pattern in patterns:
-        _remove_path(config, _split_cached(pattern))
+    """Remove the path patterns from a document the caller owns (no copy).
+
+    The patterns are merged into one tree (cached per pattern set), so each document is walked
+    once however many volatile paths its type declares.
+    """
+    patterns = patterns if isinstance(patterns, tuple) else tuple(patterns)
+    tree = _PATH_TREES.get(patterns)
+    if tree is None:
+        tree = _PATH_TREES[patterns] = _path_tree(patterns)
+    _strip_tree(config, tree)
     return config
 
 
-_SPLIT_CACHE: dict[str, tuple[str, ...]] = {}
+_PATH_TREES: dict[tuple[str, ...], dict[str, Any]] = {}
 
 
-def _split_cached(pattern: str) -> tuple[str, ...]:
-    found = _SPLIT_CACHE.get(pattern)
-    if found is None:
-        found = _SPLIT_CACHE[pattern] = split_pattern(pattern)
-    return found
+def _path_tree(patterns: Iterable[str]) -> dict[str, Any]:
+    """`["A.B", "A.C[].D"]` -> `{"A": {"B": None, "C": {"[]": {"D": None}}}}`; None marks a removal."""
+    tree: dict[str, Any] = {}
+    for pattern in patterns:
+        segments = split_pattern(pattern)
+        if not segments:
+            continue
+        node = tree
+        for segment in segments[:-1]:
+            child = node.get(segment, {})
+            if child is None:  # a shorter pattern already removes this whole subtree
+                break
+            node = node.setdefault(segment, child)
+        else:
+            node[segments[-1]] = None
+    return tree
+
+
+def _strip_tree(value: Any, tree: dict[str, Any]) -> None:
+    for segment, subtree in tree.items():
+        if segment == "[]":
+            if isinstance(value, list):
+                for item in value:
+                    if subtree is not None:
+                        _strip_tree(item, subtree)
+            continue
+        if type(value) is not dict or segment not in value:
+            continue
+        if subtree is None:
+            del value[segment]
+        else:
+            _strip_tree(value[segment], subtree)
 
 
 def item_key(item: Any, key_fields: tuple[str, ...] | None) -> str:
@@ -222,8 +266,13 @@ def item_key(item: Any, key_fields: tuple[str, ...] | None) -> str:
     if key_fields:
         parts = []
         for field_name in key_fields:
-            found = get_path(item, field_name)
-            parts.append(f"{field_name}={found[0] if found else ''}")
+            if field_name in item:  # a plain top-level field: no path walk
+                found = item[field_name]
+                found = "" if found is None else found
+            else:
+                values = get_path(item, field_name)
+                found = values[0] if values else ""
+            parts.append(f"{field_name}={found}")
         return ",".join(parts)
     return "#" + hashlib.sha256(canonical_json(item).encode()).hexdigest()[:12]
 

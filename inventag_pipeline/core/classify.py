@@ -9,8 +9,10 @@ severity and description it assigns. Users prepend their own rules (the seed API
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import re
+import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -472,17 +474,31 @@ class Classifier:
                     break
             else:
                 category, severity, template, rule_name = (*_FALLBACK, "default")
-        field_name = change.path.split(".", 1)[1] if change.path.startswith("tags.") else change.path
-        value = change.new if change.change != "removed" else change.old
-        description = template.format(
-            field=field_name,
-            verb=VERBS[change.change],
-            old=render_value(change.old),
-            new=render_value(change.new),
-            value=render_value(value),
-            path=change.path,
-        )
-        return Classification(category, severity, description, rule_name)
+        return Classification(category, severity, _describe(template, change), rule_name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _template_fields(template: str) -> frozenset[str]:
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)
+
+
+def _describe(template: str, change: AttributeChange) -> str:
+    """Fill a description template, rendering only the values it names (rendering is the costly part)."""
+    fields = _template_fields(template)
+    values: dict[str, str] = {}
+    if "field" in fields:
+        values["field"] = change.path.split(".", 1)[1] if change.path.startswith("tags.") else change.path
+    if "verb" in fields:
+        values["verb"] = VERBS[change.change]
+    if "old" in fields:
+        values["old"] = render_value(change.old)
+    if "new" in fields:
+        values["new"] = render_value(change.new)
+    if "value" in fields:
+        values["value"] = render_value(change.new if change.change != "removed" else change.old)
+    if "path" in fields:
+        values["path"] = change.path
+    return template.format(**values)
 
 
 class RulesConfigError(ValueError):

@@ -7,12 +7,12 @@ either side are never reported added or removed: they are listed as unverified i
 
 from __future__ import annotations
 
-import json
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,13 +21,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from inventag_pipeline.core.arn import arn_account
-from inventag_pipeline.core.canonical import KeyResolver, canonical_json, strip_paths_in_place
+from inventag_pipeline.core.canonical import KeyResolver, parse_json, strip_paths_in_place, value_json
 from inventag_pipeline.core.classify import SEVERITY_RANK, Classification, Classifier, Context, max_severity
 from inventag_pipeline.core.compliance import required_tags_mask
 from inventag_pipeline.core.diff import AttributeChange, diff_documents
+from inventag_pipeline.core.forked import map_forked
 from inventag_pipeline.core.gcpause import paused_gc
 from inventag_pipeline.core.registry import DEFAULT_REQUIRED_TAGS, GLOBAL_REGION, REGISTRY
-from inventag_pipeline.core.snapshot import unverified_scopes
+from inventag_pipeline.core.snapshot import strictly_increasing, unverified_scopes
 
 RESOURCE_CHANGES_SCHEMA = pa.schema(
     [
@@ -67,6 +68,7 @@ _SENSITIVE_REMOVALS = {"AWS::KMS::Key": "high", "AWS::IAM::Role": "medium", "AWS
                        "AWS::RDS::DBInstance": "medium", "AWS::DynamoDB::Table": "medium",
                        "AWS::S3::Bucket": "medium"}
 CAP_LIST = 50
+_ROWS_PER_WORKER = 200_000
 
 
 @dataclass
@@ -74,6 +76,35 @@ class DeltaResult:
     resource_changes: pa.Table
     attribute_changes: pa.Table
     summary: dict[str, Any]
+
+
+@dataclass
+class DeltaPart:
+    """One ARN range's share of a delta, as a worker returns it (plain, picklable values)."""
+
+    modified: list[dict[str, Any]] = field(default_factory=list)
+    attributes: list[dict[str, Any]] = field(default_factory=list)
+    added: list[dict[str, Any]] = field(default_factory=list)  # rated, before pairing into `replaced`
+    removed: list[dict[str, Any]] = field(default_factory=list)  # records, before pairing
+    suppressed: dict[str, int] = field(default_factory=lambda: {"added": 0, "removed": 0})
+    added_hints: dict[tuple, list[str]] = field(default_factory=dict)
+    removed_hints: dict[tuple, list[str]] = field(default_factory=dict)
+    added_docs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    removed_docs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    old_compliant: int = 0
+    new_compliant: int = 0
+    newly_compliant: list[str] = field(default_factory=list)
+    newly_non_compliant: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ArnRange:
+    """Row positions [start, stop) of one ARN range in each snapshot."""
+
+    old_start: int
+    old_stop: int
+    new_start: int
+    new_stop: int
 
 
 class SnapshotRows:
@@ -104,13 +135,20 @@ class SnapshotRows:
         # Low-cardinality columns stay dictionary-encoded: a few bytes per row instead of a string.
         parquet = pq.ParquetFile(source, read_dictionary=["resource_type", "service", "region"])
         keys = parquet.read(columns=_KEY_COLUMNS)
+        metadata = parquet.metadata
+        group_starts = np.cumsum([0] + [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)])
 
         def fetch(positions: np.ndarray) -> list[str]:
-            # Streamed batch by batch: only one batch of decoded configurations is in memory at a
-            # time, and each keeps just the wanted rows.
+            # Only the row groups holding wanted rows, streamed batch by batch: one batch of decoded
+            # configurations is in memory at a time, and each keeps just the wanted rows. The file
+            # is opened again here, so a forked worker never shares the parent's reader.
+            first = int(np.searchsorted(group_starts, positions[0], side="right")) - 1
+            last = int(np.searchsorted(group_starts, positions[-1], side="right")) - 1
+            reader = pq.ParquetFile(source) if isinstance(source, str) else parquet
             out: list[str] = []
-            start = 0
-            for batch in parquet.iter_batches(batch_size=16_384, columns=["configuration"]):
+            start = int(group_starts[first])
+            for batch in reader.iter_batches(batch_size=16_384, columns=["configuration"],
+                                             row_groups=range(first, last + 1)):
                 end = start + batch.num_rows
                 lo, hi = np.searchsorted(positions, [start, end])
                 if hi > lo:
@@ -189,7 +227,7 @@ def _skeleton(value: Any) -> Any:
 
 
 def _document(row: Mapping[str, Any], volatile: Sequence[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    config = json.loads(row["configuration"])
+    config = parse_json(row["configuration"])
     if volatile:
         strip_paths_in_place(config, volatile)
     tags = dict(row["tags"] or [])
@@ -206,18 +244,17 @@ class DeltaEngine:
 
     # --- attribute level --------------------------------------------------------------------
 
-    def _context(self, arn: str) -> Context:
-        return Context(account_id=arn_account(arn), required_tags=self.required_tags)
+    def _context(self, arn: str, document: Mapping[str, Any] | None = None) -> Context:
+        return Context(account_id=arn_account(arn), required_tags=self.required_tags, new_document=document)
 
     def attribute_changes(self, resource_type: str, old: Mapping[str, Any], new: Mapping[str, Any],
                           arn: str = "") -> list[tuple[AttributeChange, Any]]:
-        ctx = self._context(arn or (new or {}).get("arn") or (old or {}).get("arn") or "")
         rtype = REGISTRY.get(resource_type)
         keys = KeyResolver(rtype)
         volatile = rtype.volatile_paths if rtype else ()
         old_config, old_tags = _document(old, volatile) if old else ({}, {})
         new_config, new_tags = _document(new, volatile) if new else ({}, {})
-        ctx = replace(ctx, new_document=new_config)
+        ctx = self._context(arn or (new or {}).get("arn") or (old or {}).get("arn") or "", new_config)
         changes = diff_documents(old_config, new_config, keys)
         changes += diff_documents(old_tags, new_tags, keys, prefix="tags")
         out = []
@@ -245,10 +282,9 @@ class DeltaEngine:
         pattern = self._risk_pattern(resource_type)
         if pattern is None:
             return "low", [], []
-        ctx = self._context(arn)
         rtype = REGISTRY.get(resource_type)
         config, _tags = _document(row, rtype.volatile_paths if rtype else ())
-        ctx = replace(ctx, new_document=config)
+        ctx = self._context(arn, config)
         severities, categories, reasons = [], [], []
         for change in diff_documents(_skeleton(config), config, KeyResolver(rtype)):
             if not pattern.match(change.path):
@@ -274,7 +310,14 @@ class DeltaEngine:
         date: str | None = None,
         new_relationships: pa.Table | None = None,
         old_relationships: pa.Table | None = None,
+        workers: int | None = None,
     ) -> DeltaResult:
+        """The delta of `new` against `old` (None: a first snapshot, nothing changed).
+
+        Large snapshots sorted by ARN are cut into ARN ranges diffed on separate cores (`workers`,
+        default `INVENTAG_DELTA_WORKERS` or the CPU count, at most 2 per 200 000 rows); the result
+        is the same for any number of workers.
+        """
         old_rows, new_rows = as_snapshot_rows(old), as_snapshot_rows(new)
         assert new_rows is not None
         unverified = unverified_scopes(old_coverage, new_coverage) if old_rows is not None else unverified_scopes(
@@ -283,49 +326,76 @@ class DeltaEngine:
 
         rows: list[dict[str, Any]] = []
         attr_rows: list[dict[str, Any]] = []
-        suppressed = {"added": 0, "removed": 0}
-        position = None
-        if old_rows is not None:
-            o, n = old_rows.keys, new_rows.keys
-            # Vectorised join: each new row's position in the old snapshot (null when absent). One
-            # hash table; the old rows nobody matched are the removed ones.
-            position = pc.index_in(n.column("arn"), value_set=o.column("arn"))
-            in_old = pc.is_valid(position)
-            old_hash = pc.take(o.column("content_hash"), position)
-            modified_mask = pc.and_kleene(in_old, pc.not_equal(old_hash, n.column("content_hash")))
-            added_mask = pc.invert(in_old)
-            matched = np.zeros(o.num_rows, dtype=bool)
-            matched[pc.drop_null(position).to_numpy()] = True
-            removed_mask = pa.array(~matched)
-            added_hidden = pc.and_(added_mask, _scope_mask(n, scopes))
-            removed_hidden = pc.and_(removed_mask, _scope_mask(o, scopes))
-            suppressed = {"added": pc.sum(added_hidden).as_py() or 0, "removed": pc.sum(removed_hidden).as_py() or 0}
-            added_mask = pc.and_(added_mask, pc.invert(added_hidden))
-            removed_mask = pc.and_(removed_mask, pc.invert(removed_hidden))
-            added, removed, modified = _records(n, added_mask), _records(o, removed_mask), _records(n, modified_mask)
-            # One pass over each file for every configuration this delta will read, addressed by row
-            # position; the two files decode in parallel (Arrow releases the GIL while decompressing).
-            new_wanted = np.flatnonzero(_as_numpy(pc.or_(modified_mask, added_mask)))
-            old_wanted = np.concatenate([pc.filter(position, modified_mask).to_numpy(),
-                                         np.flatnonzero(_as_numpy(removed_mask))])
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                for fetch in [pool.submit(new_rows.prefetch_positions, new_wanted),
-                              pool.submit(old_rows.prefetch_positions, old_wanted)]:
-                    fetch.result()
-            rows += self._modified_rows(old_rows, new_rows, modified, attr_rows)
-            replaced, added, removed = self._replacements(old_rows, new_rows, added, removed, attr_rows)
-            rows += replaced
-            rows += self._added_rows(new_rows, added)
-            rows += self._removed_rows(removed)
-
+        if old_rows is None:
+            new_mask = required_tags_mask(new_rows.column("tags"), self.required_tags)
+            parts = [DeltaPart(new_compliant=int(new_mask.sum()))]
+        else:
+            ranges = _arn_ranges(old_rows, new_rows, _worker_count(workers, new_rows.num_rows))
+            parts = map_forked(lambda r: self._delta_part(old_rows, new_rows, r, scopes), ranges, len(ranges))
+            for part in parts:
+                rows += part.modified
+                attr_rows += part.attributes
+            rows += self._replacements_and_leftovers(parts, attr_rows)
         resource_changes = _resource_table(rows)
         attr_rows.sort(key=lambda a: (a["arn"], a["path"]))  # independent of input row order
         attribute_changes = pa.Table.from_pylist(attr_rows, schema=ATTRIBUTE_CHANGES_SCHEMA)
         summary = self._summary(
-            rows, attr_rows, old_rows, new_rows, position, previous_date, date, unverified, suppressed,
+            rows, attr_rows, old_rows, new_rows, parts, previous_date, date, unverified,
             old_relationships, new_relationships,
         )
         return DeltaResult(resource_changes, attribute_changes, summary)
+
+    def _delta_part(self, old: SnapshotRows, new: SnapshotRows, bounds: ArnRange,
+                    scopes: set[tuple[str, str]]) -> DeltaPart:
+        """Everything about one ARN range that needs configurations: runs in a worker process."""
+        o = old.keys.slice(bounds.old_start, bounds.old_stop - bounds.old_start)
+        n = new.keys.slice(bounds.new_start, bounds.new_stop - bounds.new_start)
+        # Vectorised join: each new row's position in the old range (null when absent). One hash
+        # table; the old rows nobody matched are the removed ones.
+        position = pc.index_in(n.column("arn"), value_set=o.column("arn"))
+        in_old = pc.is_valid(position)
+        old_hash = pc.take(o.column("content_hash"), position)
+        modified_mask = pc.and_kleene(in_old, pc.not_equal(old_hash, n.column("content_hash")))
+        added_mask = pc.invert(in_old)
+        matched = np.zeros(o.num_rows, dtype=bool)
+        matched[pc.drop_null(position).to_numpy()] = True
+        removed_mask = pa.array(~matched)
+        added_hidden = pc.and_(added_mask, _scope_mask(n, scopes))
+        removed_hidden = pc.and_(removed_mask, _scope_mask(o, scopes))
+        suppressed = {"added": pc.sum(added_hidden).as_py() or 0, "removed": pc.sum(removed_hidden).as_py() or 0}
+        added_mask = pc.and_(added_mask, pc.invert(added_hidden))
+        removed_mask = pc.and_(removed_mask, pc.invert(removed_hidden))
+        added, removed, modified = _records(n, added_mask), _records(o, removed_mask), _records(n, modified_mask)
+        # One pass over each file's range for every configuration this part will read, addressed by
+        # row position; the two files decode in parallel (Arrow releases the GIL while decompressing).
+        new_wanted = bounds.new_start + np.flatnonzero(_as_numpy(pc.or_(modified_mask, added_mask)))
+        old_wanted = bounds.old_start + np.concatenate([pc.filter(position, modified_mask).to_numpy(),
+                                                        np.flatnonzero(_as_numpy(removed_mask))])
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for fetch in [pool.submit(new.prefetch_positions, new_wanted),
+                          pool.submit(old.prefetch_positions, old_wanted)]:
+                fetch.result()
+        attributes: list[dict[str, Any]] = []
+        part = DeltaPart(
+            modified=self._modified_rows(old, new, modified, attributes),
+            attributes=attributes,
+            added=self._added_rows(new, added),
+            removed=removed,
+            suppressed=suppressed,
+        )
+        part.added_hints, part.added_docs = _hints(added, new, self)
+        part.removed_hints, part.removed_docs = _hints(removed, old, self)
+        # Tag compliance: counts over the range, and the rows present on both days whose verdict flipped.
+        old_mask = required_tags_mask(o.column("tags"), self.required_tags)
+        new_mask = required_tags_mask(n.column("tags"), self.required_tags)
+        part.old_compliant, part.new_compliant = int(old_mask.sum()), int(new_mask.sum())
+        before = pc.take(pa.array(old_mask), position)
+        after = pa.array(new_mask)
+        arns = n.column("arn")
+        in_both = pc.is_valid(position)
+        part.newly_compliant = arns.filter(pc.and_(in_both, pc.and_(pc.invert(before), after))).to_pylist()
+        part.newly_non_compliant = arns.filter(pc.and_(in_both, pc.and_(before, pc.invert(after)))).to_pylist()
+        return part
 
     def _modified_rows(self, old: SnapshotRows, new: SnapshotRows, modified: list[dict[str, Any]],
                        attr_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -341,33 +411,36 @@ class DeltaEngine:
             out.append(_changed_resource(rec, "modified", changes))
         return out
 
-    def _replacements(self, old: SnapshotRows, new: SnapshotRows, added: list[dict[str, Any]],
-                      removed: list[dict[str, Any]], attr_rows: list[dict[str, Any]]
-                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    def _replacements_and_leftovers(self, parts: Sequence[DeltaPart], attr_rows: list[dict[str, Any]]
+                                    ) -> list[dict[str, Any]]:
         """Pair a removed and an added resource of one type with the same identity as `replaced`.
 
         Identity is the CloudFormation stack + logical id tags, else a Name that is unique for its
         type and region on *both* days (and the same VPC), so a name shared by many resources never
-        pairs two strangers.
+        pairs two strangers. A hint must be unique on its side across every part. Returns the
+        replaced rows plus the added and removed rows left unpaired.
         """
-        if not added or not removed:
-            return [], added, removed
-        new_docs = new.rows([r["arn"] for r in added])
-        old_docs = old.rows([r["arn"] for r in removed])
-        names = [r["name"] for r in (*added, *removed) if r["name"]]
-        new_hints = _unique_hints(added, new_docs, _unique_names(new.keys, names))
-        old_hints = _unique_hints(removed, old_docs, _unique_names(old.keys, names))
-        pairs = sorted((old_hints[h], new_hints[h]) for h in set(old_hints) & set(new_hints))
-        if not pairs:
-            return [], added, removed
+        added_hints: dict[tuple, list[str]] = {}
+        removed_hints: dict[tuple, list[str]] = {}
+        added_docs: dict[str, dict[str, Any]] = {}
+        removed_docs: dict[str, dict[str, Any]] = {}
+        for part in parts:
+            for hint, arns in part.added_hints.items():
+                added_hints.setdefault(hint, []).extend(arns)
+            for hint, arns in part.removed_hints.items():
+                removed_hints.setdefault(hint, []).extend(arns)
+            added_docs.update(part.added_docs)
+            removed_docs.update(part.removed_docs)
+        pairs = sorted((removed_hints[h][0], added_hints[h][0]) for h in set(added_hints) & set(removed_hints)
+                       if len(added_hints[h]) == 1 and len(removed_hints[h]) == 1)
         out = []
-        by_new = {rec["arn"]: rec for rec in added}
+        by_new = {rec["arn"]: rec for part in parts for rec in part.added}
         for old_arn, new_arn in pairs:
             rec = by_new[new_arn]
             rtype = REGISTRY.get(rec["resource_type"])
             identity = [p for p in (rtype.id_field, rtype.arn_field) if p] if rtype else []
             changes = [(c, v) for c, v in self.attribute_changes(
-                rec["resource_type"], old_docs[old_arn], new_docs[new_arn], new_arn) if c.path not in identity]
+                rec["resource_type"], removed_docs[old_arn], added_docs[new_arn], new_arn) if c.path not in identity]
             link = AttributeChange("arn", "changed", old_arn, new_arn, "arn")
             attr_rows.extend(_attribute_rows(new_arn, [(link, Classification(
                 "configuration", "info", f"Replaced {old_arn} (same identity: deleted and re-created)",
@@ -378,10 +451,12 @@ class DeltaEngine:
             out.append(row)
         paired_old = {o for o, _ in pairs}
         paired_new = {n for _, n in pairs}
-        return (out, [r for r in added if r["arn"] not in paired_new],
-                [r for r in removed if r["arn"] not in paired_old])
+        out += [r for part in parts for r in part.added if r["arn"] not in paired_new]
+        out += self._removed_rows([r for part in parts for r in part.removed if r["arn"] not in paired_old])
+        return out
 
     def _added_rows(self, new: SnapshotRows, added: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Added resources rated by what they are (all of them: pairing into `replaced` comes later)."""
         risky_types = {r["resource_type"] for r in added if self._risk_pattern(r["resource_type"]) is not None}
         docs = new.rows([r["arn"] for r in added if r["resource_type"] in risky_types])
         out = []
@@ -405,7 +480,7 @@ class DeltaEngine:
 
     # --- summary ----------------------------------------------------------------------------
 
-    def _summary(self, rows, attr_rows, old, new, position, previous_date, date, unverified, suppressed,
+    def _summary(self, rows, attr_rows, old, new, parts, previous_date, date, unverified,
                  old_relationships, new_relationships) -> dict[str, Any]:
         by_type = Counter(r["change_type"] for r in rows)
         by_severity = Counter(r["severity"] for r in rows)
@@ -429,22 +504,14 @@ class DeltaEngine:
         high_risk.sort(key=lambda h: (-SEVERITY_RANK[h["severity"]], h["arn"]))
 
         network_rows = [r for r in rows if "network" in r["categories"] or r["resource_type"] in _NETWORK_TYPES]
-        new_mask = required_tags_mask(new.column("tags"), self.required_tags)
-        new_stats = _stats(new_mask)
+        new_stats = _stats(new.num_rows, sum(p.new_compliant for p in parts))
+        suppressed = {k: sum(p.suppressed[k] for p in parts) for k in ("added", "removed")}
         if old is None:
             old_stats = {"total_resources": 0, "compliant_resources": 0, "compliance_percentage": None}
-            newly_ok: list[str] = []
-            newly_bad: list[str] = []
         else:
-            old_mask = required_tags_mask(old.column("tags"), self.required_tags)
-            old_stats = _stats(old_mask)
-            # Align yesterday's verdict with today's rows through the join positions.
-            before = pc.take(pa.array(old_mask), position)
-            in_both = pc.is_valid(position)
-            after = pa.array(new_mask)
-            arns = new.column("arn")
-            newly_ok = sorted(arns.filter(pc.and_(in_both, pc.and_(pc.invert(before), after))).to_pylist())
-            newly_bad = sorted(arns.filter(pc.and_(in_both, pc.and_(before, pc.invert(after)))).to_pylist())
+            old_stats = _stats(old.num_rows, sum(p.old_compliant for p in parts))
+        newly_ok = sorted(a for p in parts for a in p.newly_compliant)
+        newly_bad = sorted(a for p in parts for a in p.newly_non_compliant)
         change = (None if old_stats["compliance_percentage"] is None
                   else round(new_stats["compliance_percentage"] - old_stats["compliance_percentage"], 2))
         return {
@@ -497,8 +564,7 @@ _NETWORK_TYPES = {"AWS::EC2::SecurityGroup", "AWS::EC2::VPC", "AWS::EC2::Subnet"
 _CFN_STACK, _CFN_LOGICAL = "aws:cloudformation:stack-name", "aws:cloudformation:logical-id"
 
 
-def _stats(mask: np.ndarray) -> dict[str, Any]:
-    total, compliant = len(mask), int(mask.sum())
+def _stats(total: int, compliant: int) -> dict[str, Any]:
     return {"total_resources": total, "compliant_resources": compliant,
             "compliance_percentage": round(100.0 * compliant / total, 2) if total else 100.0}
 
@@ -509,8 +575,8 @@ def _attribute_rows(arn: str, changes: list[tuple[AttributeChange, Classificatio
             "arn": arn,
             "path": change.path,
             "change": change.change,
-            "old_value": None if change.change == "added" else canonical_json(change.old),
-            "new_value": None if change.change == "removed" else canonical_json(change.new),
+            "old_value": None if change.change == "added" else value_json(change.old),
+            "new_value": None if change.change == "removed" else value_json(change.new),
             "category": verdict.category,
             "severity": verdict.severity,
             "description": verdict.description,
@@ -549,20 +615,69 @@ def _identity_hint(rec: Mapping[str, Any], doc: Mapping[str, Any], unique: set[t
         return (rec["resource_type"], "cfn", tags[_CFN_STACK], tags[_CFN_LOGICAL])
     name = tags.get("Name")
     if name and (rec["resource_type"], rec["region"], rec["name"]) in unique:
-        vpc = json.loads(doc["configuration"]).get("VpcId", "")
+        vpc = parse_json(doc["configuration"]).get("VpcId", "")
         return (rec["resource_type"], "name", rec["region"], str(vpc), name)
     return None
 
 
-def _unique_hints(records: list[dict[str, Any]], docs: Mapping[str, Mapping[str, Any]],
-                  unique: set[tuple[str, str, str]]) -> dict[tuple, str]:
-    """hint -> ARN for hints that occur exactly once on this side."""
-    seen: dict[tuple, list[str]] = {}
+def _hints(records: list[dict[str, Any]], rows: SnapshotRows, engine: DeltaEngine
+           ) -> tuple[dict[tuple, list[str]], dict[str, dict[str, Any]]]:
+    """Identity hints of added (or removed) resources: hint -> ARNs, plus the hinted rows' documents."""
+    if not records:
+        return {}, {}
+    docs = rows.rows([r["arn"] for r in records])
+    unique = _unique_names(rows.keys, [r["name"] for r in records if r["name"]])
+    hints: dict[tuple, list[str]] = {}
+    hinted: dict[str, dict[str, Any]] = {}
     for rec in records:
         hint = _identity_hint(rec, docs[rec["arn"]], unique)
         if hint is not None:
-            seen.setdefault(hint, []).append(rec["arn"])
-    return {h: arns[0] for h, arns in seen.items() if len(arns) == 1}
+            hints.setdefault(hint, []).append(rec["arn"])
+            hinted[rec["arn"]] = docs[rec["arn"]]
+    return hints, hinted
+
+
+def _worker_count(workers: int | None, rows: int) -> int:
+    """Forking pays from a few hundred thousand rows on; below that one core is quicker."""
+    if workers is None:
+        configured = os.environ.get("INVENTAG_DELTA_WORKERS", "")
+        workers = int(configured) if configured.isdigit() else (os.cpu_count() or 1)
+        workers = min(workers, max(1, rows // _ROWS_PER_WORKER))
+    return max(1, workers)
+
+
+def _arn_ranges(old: SnapshotRows, new: SnapshotRows, workers: int) -> list[ArnRange]:
+    """Cut both snapshots at the same ARNs into `workers` ranges of about equal size.
+
+    Only snapshots sorted by ARN can be cut (the store writes them so); others form one range.
+    """
+    whole = [ArnRange(0, old.num_rows, 0, new.num_rows)]
+    if workers <= 1 or new.num_rows < 2 * workers:
+        return whole
+    new_arns, old_arns = new.column("arn"), old.column("arn")
+    if not (strictly_increasing(new_arns) and strictly_increasing(old_arns)):
+        return whole
+    ranges, old_start, new_start = [], 0, 0
+    for k in range(1, workers):
+        new_cut = new.num_rows * k // workers
+        boundary = new_arns[new_cut].as_py()
+        old_cut = _bisect(old_arns, boundary)
+        ranges.append(ArnRange(old_start, old_cut, new_start, new_cut))
+        old_start, new_start = old_cut, new_cut
+    ranges.append(ArnRange(old_start, old.num_rows, new_start, new.num_rows))
+    return ranges
+
+
+def _bisect(sorted_values: pa.ChunkedArray, value: str) -> int:
+    """The first position whose value is >= `value` (binary search over an Arrow column)."""
+    low, high = 0, len(sorted_values)
+    while low < high:
+        middle = (low + high) // 2
+        if sorted_values[middle].as_py() < value:
+            low = middle + 1
+        else:
+            high = middle
+    return low
 
 
 def _resource_table(rows: list[dict[str, Any]]) -> pa.Table:

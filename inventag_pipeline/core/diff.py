@@ -22,6 +22,9 @@ class AttributeChange:
     pattern: str  # the registry-style pattern of `path` (`IpPermissions[]`), for rule matching
 
 
+_ABSENT = object()
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -31,16 +34,24 @@ def diff_documents(old: Any, new: Any, keys: KeyResolver, *, prefix: str = "") -
     return list(_diff(old, new, prefix, (prefix,) if prefix else (), keys))
 
 
+def _is_map(value: Any) -> bool:
+    # Parsed documents are plain dicts; the exact-type test spares the ABC machinery on the hot path.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _diff(old: Any, new: Any, path: str, pattern: tuple[str, ...], keys: KeyResolver) -> Iterator[AttributeChange]:
-    if isinstance(old, Mapping) and isinstance(new, Mapping):
-        for key in sorted(set(old) | set(new)):
+    if _is_map(old) and _is_map(new):
+        for key in sorted(old.keys() | new.keys()):
+            before, after = old.get(key, _ABSENT), new.get(key, _ABSENT)
+            if before is after or (before is not _ABSENT and after is not _ABSENT and before == after):
+                continue  # equal subtrees (compared in C) cost no path, pattern or recursion
             sub_path, sub_pattern = _join(path, key), (*pattern, key)
-            if key not in old:
-                yield AttributeChange(sub_path, "added", None, new[key], pattern_of(sub_pattern))
-            elif key not in new:
-                yield AttributeChange(sub_path, "removed", old[key], None, pattern_of(sub_pattern))
-            elif old[key] != new[key]:
-                yield from _diff(old[key], new[key], sub_path, sub_pattern, keys)
+            if before is _ABSENT:
+                yield AttributeChange(sub_path, "added", None, after, pattern_of(sub_pattern))
+            elif after is _ABSENT:
+                yield AttributeChange(sub_path, "removed", before, None, pattern_of(sub_pattern))
+            else:
+                yield from _diff(before, after, sub_path, sub_pattern, keys)
         return
     if isinstance(old, list) and isinstance(new, list) and not keys.is_ordered(pattern_of(pattern)):
         yield from _diff_lists(old, new, path, pattern, keys)

@@ -166,12 +166,12 @@ def arn_problems(arns: pa.ChunkedArray) -> list[str]:
     problems = []
     if arns.null_count:
         problems.append(f"{arns.null_count} null ARN(s)")
-    if not _strictly_increasing(arns) and len(pc.unique(arns)) != len(arns):
+    if not strictly_increasing(arns) and len(pc.unique(arns)) != len(arns):
         problems.append("ARNs are not unique")
     return problems
 
 
-def _strictly_increasing(values: pa.ChunkedArray) -> bool:
+def strictly_increasing(values: pa.ChunkedArray) -> bool:
     """Snapshots are written sorted by ARN, so uniqueness is usually one linear comparison."""
     chunks = [c for c in (values.chunks if isinstance(values, pa.ChunkedArray) else [values]) if len(c)]
     previous = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pyarrow as pa
@@ -522,3 +523,64 @@ def test_parquet_backed_rows_stream_the_wanted_configurations_across_batches(tmp
         arns[i]: (f'{{"n":{i}}}', [("Owner", f"o{i}")]) for i in (0, 32_767, 32_768, 65_536, 69_999)}
     assert len(rows._cache) == 5
     assert rows.rows([arns[5]])[arns[5]]["configuration"] == '{"n":5}'  # a later miss is read by ARN
+
+
+def _sorted_parquet(tmp_path, name, snapshot: pa.Table, row_group_size: int):
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from inventag_pipeline.core.delta import SnapshotRows
+
+    path = tmp_path / f"{name}.parquet"
+    pq.write_table(snapshot.take(pc.sort_indices(snapshot, [("arn", "ascending")])), path,
+                   row_group_size=row_group_size)
+    return SnapshotRows.from_parquet(str(path))
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_forked_workers_give_exactly_the_single_process_delta(tmp_path, workers):
+    """The labelled scenario (every change kind, replacements, unverified scopes aside) cut into ARN ranges
+    diffed in forked workers: the same tables and summary, byte for byte, as one process."""
+    from inventag_pipeline.core.delta import _arn_ranges
+    from inventag_pipeline_tests.core.test_labelled_scenario import NEW_TABLE, OLD_TABLE
+
+    old = _sorted_parquet(tmp_path, "old", OLD_TABLE, row_group_size=7)
+    new = _sorted_parquet(tmp_path, "new", NEW_TABLE, row_group_size=7)
+    ranges = _arn_ranges(old, new, workers)
+    assert len(ranges) == workers
+    assert ranges[0].old_start == ranges[0].new_start == 0
+    assert (ranges[-1].old_stop, ranges[-1].new_stop) == (old.num_rows, new.num_rows)
+    assert all(a.old_stop == b.old_start and a.new_stop == b.new_start for a, b in itertools.pairwise(ranges))
+
+    single = DeltaEngine().compute(_sorted_parquet(tmp_path, "old1", OLD_TABLE, 7),
+                                   _sorted_parquet(tmp_path, "new1", NEW_TABLE, 7), workers=1)
+    forked = DeltaEngine().compute(old, new, workers=workers)
+    assert single.resource_changes.num_rows >= 40
+    kinds = set(single.resource_changes.column("change_type").to_pylist())
+    assert {"replaced", "added", "removed", "modified"} <= kinds
+    assert forked.resource_changes.equals(single.resource_changes)
+    assert forked.attribute_changes.equals(single.attribute_changes)
+    assert json.dumps(forked.summary, sort_keys=True) == json.dumps(single.summary, sort_keys=True)
+
+
+def test_unsorted_snapshots_are_never_cut_into_ranges():
+    import pyarrow.compute as pc
+
+    from inventag_pipeline.core.delta import _arn_ranges, as_snapshot_rows
+    from inventag_pipeline_tests.core.test_labelled_scenario import NEW_TABLE
+
+    ordered = NEW_TABLE.take(pc.sort_indices(NEW_TABLE, [("arn", "ascending")]))
+    backwards = ordered.take(pa.array(range(ordered.num_rows - 1, -1, -1)))
+    assert len(_arn_ranges(as_snapshot_rows(ordered), as_snapshot_rows(ordered), 2)) == 2
+    assert len(_arn_ranges(as_snapshot_rows(ordered), as_snapshot_rows(backwards), 2)) == 1
+    assert len(_arn_ranges(as_snapshot_rows(backwards), as_snapshot_rows(ordered), 2)) == 1
+
+
+def test_worker_count_follows_size_and_setting(monkeypatch):
+    from inventag_pipeline.core.delta import _worker_count
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert [_worker_count(None, n) for n in (1_000, 199_999, 400_000, 1_000_000)] == [1, 1, 2, 2]
+    monkeypatch.setenv("INVENTAG_DELTA_WORKERS", "1")
+    assert _worker_count(None, 1_000_000) == 1
+    assert _worker_count(3, 10) == 3  # an explicit count is obeyed
