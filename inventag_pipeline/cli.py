@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import signal
@@ -148,13 +149,58 @@ def _retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def _terraform(args: argparse.Namespace) -> int:
+    """Terraform import blocks and stubs for one stored snapshot: files in --out, else HCL on standard output."""
+    import datetime as dt
+
+    from inventag_pipeline.core.accounts import validate_account_id
+    from inventag_pipeline.core.terraform import TerraformConfigError, generate_terraform
+    from inventag_pipeline.steps import StepError, load_snapshot
+    from inventag_pipeline.store.store import IntegrityError, Partition
+
+    try:
+        dt.date.fromisoformat(args.date)
+    except ValueError:
+        print(f"inventag terraform: --date {args.date!r} is not a YYYY-MM-DD date", file=sys.stderr)
+        return 2
+    columns = ["arn", "resource_type", "resource_id", "name", "region", "tags", "configuration"]
+    try:
+        table, manifest = load_snapshot(_store(args), Partition(validate_account_id(args.account), args.date),
+                                        columns=columns)
+        out = generate_terraform(table.to_pylist(), account_id=args.account, date=args.date, types=args.types,
+                                 snapshot_sha256=manifest.get("sha256"))
+    except (StepError, IntegrityError, TerraformConfigError) as exc:
+        print(f"inventag terraform: {exc}", file=sys.stderr)
+        return 2
+    summary = [f"{out.count} import block(s) for {len(out.by_type)} Terraform type(s): "
+               + (", ".join(f"{t} {n}" for t, n in out.by_type.items()) or "none")]
+    summary += [f"  not imported: {n} ({reason})" for reason, n in out.skipped.items()]
+    if args.out:
+        folder = Path(args.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in out.files().items():
+            (folder / name).write_text(text)
+        print("\n".join([*summary, f"wrote {folder}/{{providers,imports,resources}}.tf"]))
+    else:
+        sys.stdout.write("\n".join(f"# ===== {name} =====\n{text}" for name, text in out.files().items()))
+        print("\n".join(summary), file=sys.stderr)
+    return 0
+
+
 def registry_rows() -> list[dict[str, object]]:
-    """One row per registered type: what `inventag types` prints and the README lists."""
+    """One row per registered type: what `inventag types` prints and the README lists.
+
+    `aws_config`: "mapped" (read from a recording AWS Config recorder, and past days rebuilt from its
+    history), "recorded" (Config records it but it is always read with the API), or "no".
+    """
+    from inventag_pipeline.core.config_mapping import MAPPINGS
     from inventag_pipeline.core.registry import RESOURCE_TYPES
 
     return [
         {"type": t.cfn_type, "service": t.service, "scope": "global" if t.is_global else "regional",
-         "list": t.list_operation, "details": [d.operation for d in t.details], "tested_with": t.tested_with}
+         "list": t.list_operation, "details": [d.operation for d in t.details], "tested_with": t.tested_with,
+         "config_type": t.config_type,
+         "aws_config": "mapped" if t.cfn_type in MAPPINGS else "recorded" if t.config_type else "no"}
         for t in sorted(RESOURCE_TYPES, key=lambda t: (t.service, t.cfn_type))
     ]
 
@@ -173,15 +219,29 @@ def _types(args: argparse.Namespace) -> int:
     width = max(len(str(r["type"])) for r in rows)
     for r in rows:
         calls = " + ".join([str(r["list"]), *map(str, r["details"])])
-        print(f"{r['type']:<{width}}  {r['service']:<15} {r['scope']:<8} {r['tested_with']:<7}  {calls}")
+        print(f"{r['type']:<{width}}  {r['service']:<15} {r['scope']:<8} {r['tested_with']:<7}  "
+              f"{r['aws_config']:<8}  {calls}")
     services = {r["service"] for r in rows}
     print(f"\n{len(rows)} resource types in {len(services)} services "
           f"({sum(1 for r in rows if r['tested_with'] == 'moto')} tested against moto, "
-          f"{sum(1 for r in rows if r['tested_with'] == 'stubber')} with botocore's Stubber)")
+          f"{sum(1 for r in rows if r['tested_with'] == 'stubber')} with botocore's Stubber; "
+          f"{sum(1 for r in rows if r['aws_config'] == 'mapped')} read from AWS Config when a recorder records them)")
     return 0
 
 
+def _warm_pandas_import() -> None:
+    """pyarrow imports pandas on its first conversion of a Python list (a quarter of a second).
+
+    Importing it on a side thread overlaps that with reading and checksumming the snapshots,
+    which run in C with the interpreter lock released.
+    """
+    import threading
+
+    threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
+
+
 def _diff(args: argparse.Namespace) -> int:
+    _warm_pandas_import()
     import pyarrow.parquet as pq
 
     from inventag_pipeline.core.changelog import render_changelog
@@ -344,6 +404,16 @@ def build_parser() -> argparse.ArgumentParser:
     types = sub.add_parser("types", help="the resource-type registry: how each type is collected and tested")
     types.add_argument("--format", choices=("table", "markdown", "json"), default="table")
     types.set_defaults(func=_types)
+
+    terraform = sub.add_parser("terraform", help="Terraform >= 1.5 import blocks and resource stubs for one stored "
+                                                 "snapshot of one account")
+    terraform.add_argument("--account", required=True)
+    terraform.add_argument("--date", required=True, help="YYYY-MM-DD")
+    terraform.add_argument("--out", help="folder for providers.tf, imports.tf, resources.tf (default: standard output)")
+    terraform.add_argument("--types", nargs="+", help="only these types: CloudFormation (AWS::EC2::Instance) or "
+                                                      "Terraform (aws_instance) names, space- or comma-separated")
+    terraform.add_argument("--store", help=store_help)
+    terraform.set_defaults(func=_terraform)
 
     dev = sub.add_parser("dev", help="demo history + simulator + `dagster dev` on 127.0.0.1:3000")
     dev.add_argument("--port", type=int, default=3000)

@@ -173,7 +173,7 @@ class SnapshotRows:
         if not missing:
             return
         found = pc.index_in(self.keys.column("arn"), value_set=pa.array(missing, pa.string()))
-        self.prefetch_positions(np.flatnonzero(pc.is_valid(found).to_numpy(zero_copy_only=False)))
+        self.prefetch_positions(np.flatnonzero(_as_numpy(pc.is_valid(found))))
 
     def prefetch_positions(self, positions: np.ndarray) -> None:
         """Like `prefetch`, addressed by row position (no ARN lookup at all)."""
@@ -203,7 +203,10 @@ def _records(keys: pa.Table, mask: pa.Array | pa.ChunkedArray) -> list[dict[str,
 
 
 def _as_numpy(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return mask.to_numpy(zero_copy_only=False) if isinstance(mask, pa.Array) else np.asarray(mask)
+    """Arrow to NumPy without `ChunkedArray.to_numpy`, which imports pandas (a quarter second)."""
+    if isinstance(mask, pa.ChunkedArray):
+        mask = mask.combine_chunks()
+    return mask.to_numpy(zero_copy_only=False)
 
 
 def _scope_mask(keys: pa.Table, scopes: set[tuple[str, str]]) -> pa.Array:
@@ -358,7 +361,7 @@ class DeltaEngine:
         modified_mask = pc.and_kleene(in_old, pc.not_equal(old_hash, n.column("content_hash")))
         added_mask = pc.invert(in_old)
         matched = np.zeros(o.num_rows, dtype=bool)
-        matched[pc.drop_null(position).to_numpy()] = True
+        matched[_as_numpy(pc.drop_null(position))] = True
         removed_mask = pa.array(~matched)
         added_hidden = pc.and_(added_mask, _scope_mask(n, scopes))
         removed_hidden = pc.and_(removed_mask, _scope_mask(o, scopes))
@@ -369,7 +372,7 @@ class DeltaEngine:
         # One pass over each file's range for every configuration this part will read, addressed by
         # row position; the two files decode in parallel (Arrow releases the GIL while decompressing).
         new_wanted = bounds.new_start + np.flatnonzero(_as_numpy(pc.or_(modified_mask, added_mask)))
-        old_wanted = bounds.old_start + np.concatenate([pc.filter(position, modified_mask).to_numpy(),
+        old_wanted = bounds.old_start + np.concatenate([_as_numpy(pc.filter(position, modified_mask)),
                                                         np.flatnonzero(_as_numpy(removed_mask))])
         with ThreadPoolExecutor(max_workers=2) as pool:
             for fetch in [pool.submit(new.prefetch_positions, new_wanted),

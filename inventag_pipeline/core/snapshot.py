@@ -104,15 +104,40 @@ def relationships_table(records: Iterable[CanonicalRecord]) -> pa.Table:
 def table_to_parquet_bytes(table: pa.Table) -> bytes:
     """Deterministic Parquet bytes (same table, same bytes) with zstd compression.
 
-    The JSON `configuration` column is most of a snapshot's bytes and very repetitive: a higher
-    zstd level and 8 MiB pages (so each page's compressor sees many similar documents) shrink it
-    by a third at a million rows for about 2 s more write time; decompression speed is unchanged.
+    Tuned on a million-resource snapshot (benchmarks/README.md):
+    - the JSON `configuration` and the tag maps are very repetitive: zstd level 9 and 8 MiB pages
+      (so each page's compressor sees many similar documents) shrink them by a third;
+    - `arn` and `resource_id` are sorted, unique and share long prefixes: DELTA_BYTE_ARRAY stores
+      each as the length of the prefix it shares with the previous row plus the rest (8 % smaller);
+    - random hex (`content_hash`) compresses best at zstd's default level.
     """
     sink = io.BytesIO()
-    levels = {"configuration": 9} if "configuration" in table.column_names else None
-    pq.write_table(table, sink, compression="zstd", compression_level=levels, data_page_size=8 << 20,
-                   write_statistics=True, row_group_size=256_000)
+    names = set(table.column_names)
+    levels = {c: 9 for c in ("configuration", "tags.key_value.key", "tags.key_value.value")
+              if c.split(".", 1)[0] in names}
+    prefix_coded = {c: "DELTA_BYTE_ARRAY" for c in ("arn", "resource_id")
+                    if c in names and pa.types.is_string(table.schema.field(c).type)}
+    dictionary = [leaf for leaf in _leaf_paths(table.schema) if leaf not in prefix_coded]
+    pq.write_table(table, sink, compression="zstd", compression_level=levels or None, data_page_size=8 << 20,
+                   write_statistics=True, row_group_size=256_000, use_dictionary=dictionary,
+                   column_encoding=prefix_coded or None)
     return sink.getvalue()
+
+
+def _leaf_paths(schema: pa.Schema) -> list[str]:
+    """Parquet column paths (`tags.key_value.key` for a map's keys), the names writer options take."""
+
+    def leaves(name: str, kind: pa.DataType) -> list[str]:
+        if pa.types.is_map(kind):
+            return leaves(f"{name}.key_value.key", kind.key_type) + leaves(f"{name}.key_value.value", kind.item_type)
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            return leaves(f"{name}.list.element", kind.value_type)
+        if pa.types.is_struct(kind):
+            return [leaf for i in range(kind.num_fields) for leaf in leaves(f"{name}.{kind.field(i).name}",
+                                                                            kind.field(i).type)]
+        return [name]
+
+    return [leaf for field in schema for leaf in leaves(field.name, field.type)]
 
 
 def sha256_hex(data: bytes) -> str:
