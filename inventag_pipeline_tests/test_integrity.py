@@ -387,7 +387,7 @@ def test_the_storage_statistics_asset_materialises_with_plottable_metadata(root,
 
 
 def test_the_validate_job_succeeds_on_a_clean_store_with_counts(root, instance):
-    assert [validate_store_job] == OPERATIONS_JOBS and validate_store_job.name == "validate_store"
+    assert validate_store_job in OPERATIONS_JOBS and validate_store_job.name == "validate_store"
 
     store = InventoryStoreResource(storage_uri=str(root))
     result = validate_store_job.execute_in_process(instance=instance, resources={"store": store})
