@@ -26,5 +26,17 @@ dev: install
 lint: install
 	$(BIN)/ruff check .
 
+# Dagster's run, event-log and schedule storage on a throwaway PostgreSQL server (installed from Debian's
+# packages when missing, started on 127.0.0.1 and removed afterwards), the data on S3 (moto).
+.PHONY: test-postgres
+PG_STAMP := $(VENV)/.installed-postgres
+
+$(PG_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,postgres]'
+	touch $(PG_STAMP)
+
+test-postgres: install $(PG_STAMP)
+	scripts/with_postgres.sh $(BIN)/pytest -q -rs inventag_pipeline_tests/deploy
+
 clean:
 	rm -rf .inventag
