@@ -27,7 +27,7 @@ def test_definitions_resolve_by_name():
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {"raw_inventory", "inventory_snapshot", "inventory_delta", "changelog", "tag_compliance",
                     "security_findings", "compliance_report", "storage_statistics", "published_reports",
-                    "notifications", "inventory_metrics"}
+                    "notifications", "inventory_metrics", "inventory_overview", "cost", "cleanup_plan"}
     groups = {}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
@@ -36,7 +36,8 @@ def test_definitions_resolve_by_name():
     assert groups == {"raw_inventory": "inventory", "inventory_snapshot": "inventory", "inventory_delta": "inventory",
                       "changelog": "inventory", "tag_compliance": "compliance", "security_findings": "compliance",
                       "compliance_report": "compliance", "storage_statistics": "operations",
-                      "published_reports": "delivery", "notifications": "delivery", "inventory_metrics": "delivery"}
+                      "published_reports": "delivery", "notifications": "delivery", "inventory_metrics": "delivery",
+                      "inventory_overview": "insights", "cost": "insights", "cleanup_plan": "insights"}
     assert {c.name for c in graph.asset_check_keys} == {
         "snapshot_checksum_matches", "snapshot_schema_valid", "all_scopes_verified", "compliance_gate"}
 
