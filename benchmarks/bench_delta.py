@@ -195,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                                                      "removed afterwards)")
     parser.add_argument("--repeat", type=int, default=1, help="diff runs per size; the fastest is reported")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--names", choices=("human", "random"), default="human",
+                        help="user-named types get human-style names (default) or random 64-bit tokens like AWS ids")
     parser.add_argument("--profile-at", default="", help="comma-separated sizes at which to also run the diff "
                                                          "under cProfile and print the top 15 lines")
     parser.add_argument("--keep", action="store_true", help="keep the temporary workdir")
@@ -217,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     profiles: dict[int, str] = {}
     for n in sizes:
-        pair = synthetic.generate_pair(n, workdir, seed=args.seed)
+        pair = synthetic.generate_pair(n, workdir, seed=args.seed, names=args.names)
         runs = []
         for k in range(max(1, args.repeat)):
             out = pair.folder / "delta"

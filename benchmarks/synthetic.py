@@ -628,6 +628,15 @@ BUILDERS: dict[str, Callable[[random.Random, str, _Pools], dict[str, Any]]] = {
 }
 # How a row's unique 16-hex token is spelled in ids (KMS key ids are UUIDs).
 TOKEN_FORMAT: dict[str, Callable[[str], str]] = {"AWS::KMS::Key": _kms_token}
+# Types whose identity is a name people choose. With `names="human"` (the default) their token is a
+# per-type counter (`orders-prod-worker-004217`), as real accounts name things; with `names="random"`
+# it is 64 random-looking bits like the AWS-generated ids (`i-…`, `vol-…`), the pessimistic case for
+# compression. AWS-generated ids are random in both.
+USER_NAMED_TYPES = frozenset({
+    "AWS::S3::Bucket", "AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::ManagedPolicy", "AWS::RDS::DBInstance",
+    "AWS::Lambda::Function", "AWS::DynamoDB::Table", "AWS::SNS::Topic", "AWS::SQS::Queue",
+})
+NAME_STYLES = ("human", "random")
 
 
 # --- templates ------------------------------------------------------------------------------------
@@ -714,7 +723,7 @@ class PlannedRow:
 
 
 def plan_rows(templates: Mapping[str, list[Template]], counts: Mapping[str, int], offsets: Mapping[str, int],
-              rng: np.random.Generator) -> list[PlannedRow]:
+              rng: np.random.Generator, names: str = "human") -> list[PlannedRow]:
     """`counts[type]` rows per type, token indices from `offsets[type]` on, sorted by ARN."""
     plan: list[PlannedRow] = []
     for salt, (cfn_type, n) in enumerate(counts.items()):
@@ -722,7 +731,10 @@ def plan_rows(templates: Mapping[str, list[Template]], counts: Mapping[str, int]
             continue
         pool = templates[cfn_type]
         start = offsets.get(cfn_type, 0)
-        toks = tokens(start, start + n, salt=(salt + 1) * 0x51ED27)
+        if names == "human" and cfn_type in USER_NAMED_TYPES:
+            toks = [f"{i:06d}" for i in range(start, start + n)]
+        else:
+            toks = tokens(start, start + n, salt=(salt + 1) * 0x51ED27)
         fmt = TOKEN_FORMAT.get(cfn_type)
         if fmt:
             toks = [fmt(t) for t in toks]
@@ -1095,7 +1107,7 @@ class Truth:
 def derive_day2(day1: pa.Table, plan1: list[PlannedRow], templates: Mapping[str, list[Template]],
                 type_counts: Mapping[str, int], *, seed: int, modified: float = 0.05, added: float = 0.01,
                 removed: float = 0.01, volatile: float = 0.02, order_only: float = 0.02,
-                demonstrate_order: int = 2000) -> tuple[pa.Table, list[PlannedRow], Truth]:
+                demonstrate_order: int = 2000, names: str = "human") -> tuple[pa.Table, list[PlannedRow], Truth]:
     n = day1.num_rows
     rng = np.random.default_rng(seed + 2)
     r = random.Random(seed + 3)
@@ -1157,7 +1169,7 @@ def derive_day2(day1: pa.Table, plan1: list[PlannedRow], templates: Mapping[str,
     drop = np.zeros(n, dtype=bool)
     drop[rem_idx] = True
     kept = [p for p, gone in zip(plan1, drop.tolist(), strict=True) if not gone]
-    new_plan = plan_rows(templates, split_counts(round(n * added), templates), type_counts, rng)
+    new_plan = plan_rows(templates, split_counts(round(n * added), templates), type_counts, rng, names)
     truth.added = [p.arn for p in new_plan]
     plan2 = list(heapq.merge(kept, new_plan, key=lambda p: p.arn))
     return materialise(plan2, COLLECTED[DAY2], overrides), plan2, truth
@@ -1237,7 +1249,7 @@ class Pair:
 
 
 def generate_pair(n: int, root: Path, *, seed: int = 7, templates_per_type: int = 256, verify_rows: int = 1500,
-                  quiet: bool = False) -> Pair:
+                  quiet: bool = False, names: str = "human") -> Pair:
     """Build both days in memory, verify a sample, write DIR/N/day{1,2}/snapshot.parquet (+ manifests)."""
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -1246,12 +1258,12 @@ def generate_pair(n: int, root: Path, *, seed: int = 7, templates_per_type: int 
 
     t = time.perf_counter()
     counts = split_counts(n, templates)
-    plan1 = plan_rows(templates, counts, {}, np.random.default_rng(seed))
+    plan1 = plan_rows(templates, counts, {}, np.random.default_rng(seed), names)
     day1 = materialise(plan1, COLLECTED[DAY1])
     timings["day1_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    day2, plan2, truth = derive_day2(day1, plan1, templates, counts, seed=seed)
+    day2, plan2, truth = derive_day2(day1, plan1, templates, counts, seed=seed, names=names)
     del plan1, plan2
     timings["day2_s"] = time.perf_counter() - t
 
@@ -1285,8 +1297,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("n", type=int)
     parser.add_argument("dir", type=Path)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--names", choices=NAME_STYLES, default="human",
+                        help="how user-named types (buckets, roles, functions, queues, ...) are named")
     args = parser.parse_args(argv)
-    pair = generate_pair(args.n, args.dir, seed=args.seed)
+    pair = generate_pair(args.n, args.dir, seed=args.seed, names=args.names)
     print(f"{pair.day1}\n{pair.day2}")
     return 0
 

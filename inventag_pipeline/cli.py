@@ -242,6 +242,8 @@ def _warm_pandas_import() -> None:
 
 def _diff(args: argparse.Namespace) -> int:
     _warm_pandas_import()
+    from concurrent.futures import ThreadPoolExecutor
+
     import pyarrow.parquet as pq
 
     from inventag_pipeline.core.changelog import render_changelog
@@ -249,8 +251,10 @@ def _diff(args: argparse.Namespace) -> int:
     from inventag_pipeline.core.delta import DeltaEngine
 
     try:
-        old, old_manifest, old_edges = _read_side(Path(args.old))
-        new, new_manifest, new_edges = _read_side(Path(args.new))
+        # Both sides at once: checksumming and Parquet decoding run in C with the interpreter lock released.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            old_side, new_side = pool.submit(_read_side, Path(args.old)), pool.submit(_read_side, Path(args.new))
+            (old, old_manifest, old_edges), (new, new_manifest, new_edges) = old_side.result(), new_side.result()
     except (FileNotFoundError, ValueError) as exc:
         print(f"inventag diff: {exc}", file=sys.stderr)
         return 2
