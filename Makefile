@@ -38,5 +38,11 @@ $(PG_STAMP): $(STAMP)
 test-postgres: install $(PG_STAMP)
 	scripts/with_postgres.sh $(BIN)/pytest -q -rs inventag_pipeline_tests/deploy
 
+# The UI and the HTML reports in headless Chromium (installed from Debian's packages when missing): a demo
+# history in .inventag/ui-check/state, `dagster dev` on a free port (always stopped), PNGs in .inventag/ui-check.
+.PHONY: ui-check
+ui-check: install
+	$(BIN)/python scripts/ui_check.py
+
 clean:
 	rm -rf .inventag

@@ -12,17 +12,17 @@ import datetime as dt
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-import jinja2
 import pyarrow as pa
 
 from inventag_pipeline.core.accounts import ACCOUNT_ID_RE
 from inventag_pipeline.core.checks import CHECKS, FAIL, FINDINGS_SCHEMA, NOT_APPLICABLE, PASS, Check
 from inventag_pipeline.core.classify import SEVERITIES, SEVERITY_RANK
+from inventag_pipeline.core.templating import environment, sort_styles
+from inventag_pipeline.core.trends import bar_chart, line_chart
 
 REPORT_SCHEMA_VERSION = 1
 # A fixed finding stays in the history this long after it last failed, so a regression within that
@@ -30,7 +30,6 @@ REPORT_SCHEMA_VERSION = 1
 HISTORY_RETENTION_DAYS = 90
 MARKDOWN_CAP = 50
 TOP_CHECKS = 10
-TEMPLATE_PACKAGE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 COLLECTION_SAFETY_STATEMENT = (
     "Every AWS API call made to collect this inventory went through a client-side guard that allows only "
@@ -295,7 +294,8 @@ def _trend(rows: list[dict[str, Any]], previous: Mapping[str, Any] | None, date:
     return sorted(failing, key=_order), trend, history
 
 
-def _collection_safety(manifest: Mapping[str, Any] | None) -> dict[str, Any]:
+def collection_safety(manifest: Mapping[str, Any] | None) -> dict[str, Any]:
+    """How the data was collected, from the raw manifest: read-only guard counts, operations, coverage."""
     if manifest is None:
         return {"available": False, "all_read_only": None, "refused": None, "total_calls": None, "ok": None,
                 "errors": None, "identity": None, "operations": [], "coverage": None,
@@ -368,27 +368,20 @@ def build_report(*, account_id: str, date: str, findings: pa.Table, tag_summary:
         "trend": trend,
         "history": history,
         "tag_compliance": tags,
-        "collection_safety": _collection_safety(raw_manifest),
+        "collection_safety": collection_safety(raw_manifest),
     }
 
 
-# --- markdown ------------------------------------------------------------------------------------------
+# --- documents -----------------------------------------------------------------------------------------
 
 
-def _md_escape(value: Any) -> str:
-    text = "" if value is None else str(value)
-    for ch in ("\\", "|", "`", "*", "_", "<", ">", "[", "]"):
-        text = text.replace(ch, "\\" + ch)
-    return text.replace("\n", " ")
+@dataclass(frozen=True)
+class ReportDocuments:
+    """The HTML reports written beside report.json and report.md."""
 
-
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_PACKAGE_DIR)), autoescape=False,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True)
-    env.filters["md_escape"] = _md_escape
-    env.filters["pct"] = lambda v: "—" if v is None else _pct(v)
-    return env
+    html: str
+    summary_html: str
+    audit_html: str
 
 
 def _by_check(items: list[Mapping[str, Any]], checks: Mapping[str, Mapping[str, Any]],
@@ -415,29 +408,29 @@ TREND_SECTIONS = (
 )
 
 
-def _headline(report: Mapping[str, Any]) -> str:
+def _headline(report: Mapping[str, Any], bold: str = "**") -> str:
     totals, sev = report["totals"], report["severity_counts"]
     judged = totals["pass"] + totals["fail"]
-    text = (f"Security score **{_pct(report['score'])}** ({totals['pass']} of {judged} judged findings pass); "
-            f"**{sev['critical']}** critical and **{sev['high']}** high findings failing")
+    text = (f"Security score {bold}{_pct(report['score'])}{bold} ({totals['pass']} of {judged} judged findings "
+            f"pass); {bold}{sev['critical']}{bold} critical and {bold}{sev['high']}{bold} high findings failing")
     if report["tag_compliance_percentage"] is not None:
-        text += f"; tag compliance **{_pct(report['tag_compliance_percentage'])}**"
+        text += f"; tag compliance {bold}{_pct(report['tag_compliance_percentage'])}{bold}"
     return text + "."
 
 
-def report_markdown(report: Mapping[str, Any], *, cap: int = MARKDOWN_CAP) -> str:
-    """A readable report.md; lists are capped at `cap` entries per section (report.json has them all).
+def _top_checks(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return sorted((c for c in report["checks"] if c["failed"]),
+                  key=lambda c: (-SEVERITY_RANK[c["severity"]], -c["failed"], c["check_id"]))
 
-    When the caller has stored the gate outcome under `report["gate"]` (status, reasons), it is shown too.
-    """
+
+def _context(report: Mapping[str, Any], cap: int) -> dict[str, Any]:
+    """What the Markdown and the HTML reports both show."""
     checks = {c["check_id"]: c for c in report["checks"]}
     trend = report["trend"]
-    top = sorted((c for c in report["checks"] if c["failed"]),
-                 key=lambda c: (-SEVERITY_RANK[c["severity"]], -c["failed"], c["check_id"]))[:TOP_CHECKS]
     tags = report["tag_compliance"]
     by_service = sorted((tags or {}).get("by_service", {}).items(), key=lambda kv: (kv[1], kv[0]))
     safety = report["collection_safety"]
-    context = {
+    return {
         "report": report,
         "headline": _headline(report),
         "gate": report.get("gate"),
@@ -445,7 +438,7 @@ def report_markdown(report: Mapping[str, Any], *, cap: int = MARKDOWN_CAP) -> st
         "first": trend["previous_date"] is None,
         "sections": [{"title": title, "remediation": open_, **_by_check(trend[name], checks, cap)}
                      for name, title, open_ in TREND_SECTIONS],
-        "top_checks": top,
+        "top_checks": _top_checks(report)[:TOP_CHECKS],
         "tags": tags,
         "by_service": by_service[:cap],
         "by_service_hidden": max(0, len(by_service) - cap),
@@ -453,4 +446,132 @@ def report_markdown(report: Mapping[str, Any], *, cap: int = MARKDOWN_CAP) -> st
         "operations": safety["operations"][:cap],
         "operations_hidden": max(0, len(safety["operations"]) - cap),
     }
-    return _environment().get_template("report.md.j2").render(**context)
+
+
+def report_markdown(report: Mapping[str, Any], *, cap: int = MARKDOWN_CAP, template_dir: str | None = None) -> str:
+    """A readable report.md; lists are capped at `cap` entries per section (report.json has them all).
+
+    When the caller has stored the gate outcome under `report["gate"]` (status, reasons), it is shown too.
+    """
+    env = environment(template_dir, autoescape=False)
+    return env.get_template("report.md.j2").render(**_context(report, cap))
+
+
+# --- HTML ----------------------------------------------------------------------------------------------
+
+HTML_CAP = 500
+AUDIT_CAP = 2000
+KEY_FINDINGS = 5
+OVERALL_STATUS = {"pass": "Compliant", "warn": "Compliant, with warnings", "error": "Non-compliant"}
+# Trend states of a finding in the HTML tables (CSS classes st-*), open ones first.
+OPEN_STATES = (("new_failing", "new"), ("reopened", "reopened"), ("still_failing", "still"))
+CLOSED_STATES = (("resolved", "resolved"), ("gone", "gone"), ("not_evaluated", "not_evaluated"))
+
+
+def compliance_executive(report: Mapping[str, Any]) -> dict[str, Any]:
+    """Overall status, score, risk level, key findings and immediate actions (the seed's executive summary)."""
+    gate = report.get("gate") or {}
+    severity = report["severity_counts"]
+    trend = report["trend"]
+    failing = _top_checks(report)
+    findings = [f"{c['severity'].upper()}: {c['failed']} resource{'s' if c['failed'] != 1 else ''} fail "
+                f"“{c['title']}” ({c['check_id']})." for c in failing[:KEY_FINDINGS]]
+    if len(failing) > KEY_FINDINGS:
+        findings.append(f"… and {len(failing) - KEY_FINDINGS} more failing checks.")
+    if trend["previous_date"] is not None:
+        counts = trend["counts"]
+        findings.append(f"Since {trend['previous_date']}: {counts['new_failing']} new failing, {counts['reopened']} "
+                        f"reopened, {counts['resolved']} resolved; security score {_pct(trend['previous_score'])} → "
+                        f"{_pct(report['score'])}.")
+    actions = [f"Gate: {reason}" for reason in gate.get("reasons", []) if gate.get("status") != "pass"]
+    for check in [c for c in failing if SEVERITY_RANK[c["severity"]] >= SEVERITY_RANK["high"]][:KEY_FINDINGS]:
+        fix = f": {check['remediation']}" if check.get("remediation") else "."
+        actions.append(f"Make {check['failed']} resource{'s' if check['failed'] != 1 else ''} pass "
+                       f"“{check['title']}” ({check['severity']}){fix}")
+    if not actions:
+        actions.append("No immediate action: no critical or high finding is failing and the gate passes.")
+    return {
+        "overall_status": OVERALL_STATUS.get(gate.get("status"), "Not evaluated"),
+        "gate_status": gate.get("status"),
+        "compliance_score": report["score"],
+        "tag_compliance": report["tag_compliance_percentage"],
+        "risk_level": next((s for s in ("critical", "high", "medium") if severity.get(s)),
+                           "low" if report["totals"]["fail"] else "none"),
+        "key_findings": findings,
+        "immediate_actions": actions,
+    }
+
+
+def _finding_rows(report: Mapping[str, Any], states: tuple[tuple[str, str], ...], cap: int
+                  ) -> tuple[list[dict[str, Any]], int]:
+    rows = [{**item, "state": state} for key, state in states for item in report["trend"][key]]
+    if states == OPEN_STATES and report["trend"]["previous_date"] is None:
+        rows = [{**item, "state": "new"} for item in report["failing"]]  # a first report: all start today
+    rows.sort(key=_order)
+    return rows[:cap], len(rows)
+
+
+def _finding_sort(rows: list[dict[str, Any]]) -> list[str]:
+    return sort_styles(rows, (
+        lambda f: -SEVERITY_RANK[f["severity"]], lambda f: f["check_id"], lambda f: f["arn"], lambda f: f["state"],
+        lambda f: f["first_failed"], lambda f: f.get("age_days", 0), lambda f: f.get("evidence") or ""))
+
+
+def report_html(report: Mapping[str, Any], *, history: Sequence[Mapping[str, Any]] | None = None,
+                template_dir: str | None = None, sources: Sequence[Mapping[str, Any]] | None = None,
+                cap: int = HTML_CAP, audit_cap: int = AUDIT_CAP) -> ReportDocuments:
+    """report.html, the executive summary (report.summary.html) and the audit report (report.audit.html).
+
+    `history` is the account's last days as `trends.compliance_series` points; `sources` lists the files the
+    report was computed from (`file`, `sha256`) for the audit report.
+    """
+    context = _context(report, cap)
+    open_rows, open_total = _finding_rows(report, OPEN_STATES, cap)
+    closed_rows, closed_total = _finding_rows(report, CLOSED_STATES, cap)
+    audit_rows, _ = _finding_rows(report, OPEN_STATES, audit_cap)
+    audit_closed, _ = _finding_rows(report, CLOSED_STATES, audit_cap)
+    checks = sorted(report["checks"], key=lambda c: (-SEVERITY_RANK[c["severity"]], -c["failed"], c["check_id"]))
+    frameworks = list(report["frameworks"].items())
+    severity = Counter(f["severity"] for f in report["failing"])
+    states = Counter(row["state"] for row in open_rows)
+    trend = None
+    if history:
+        trend = {"days": len(history),
+                 "scores": line_chart(history, [("score", "security score"), ("tag_pct", "tag compliance")],
+                                      label=f"Compliance scores, last {len(history)} days"),
+                 "failing": bar_chart(history, label=f"Failing findings per day, last {len(history)} days")}
+    pages = {"full": ("Full report", "report.html"), "summary": ("Executive summary", "report.summary.html"),
+             "audit": ("Audit report", "report.audit.html")}
+    data = [("Markdown", "report.md"), ("JSON (every finding)", "report.json")]
+    html_context = {
+        **context,
+        "title": f"Compliance report — {report['account_id']} — {report['date']}",
+        "plain_headline": _headline(report, bold=""),
+        "executive": compliance_executive(report),
+        "trend_charts": trend,
+        "open_rows": open_rows, "open_sort": _finding_sort(open_rows), "open_total": open_total,
+        "closed_rows": closed_rows, "closed_sort": _finding_sort(closed_rows), "closed_total": closed_total,
+        "cap": cap,
+        "checks": checks,
+        "checks_sort": sort_styles(checks, (
+            lambda c: c["check_id"], lambda c: -SEVERITY_RANK[c["severity"]], lambda c: c["failed"],
+            lambda c: c["passed"], lambda c: c["not_applicable"], lambda c: c["title"])),
+        "frameworks": frameworks,
+        "frameworks_sort": sort_styles(frameworks, (
+            lambda f: f[0], lambda f: f[1]["score"], lambda f: f[1]["passed"], lambda f: f[1]["failed"],
+            lambda f: f[1]["controls_evaluated"], lambda f: len(f[1]["failing_controls"]))),
+        "services_sort": sort_styles(context["by_service"], (lambda kv: kv[0], lambda kv: kv[1])),
+        "filters": {
+            "severity": [(f"sev-{s}", severity[s]) for s in SEVERITIES if severity.get(s)],
+            "state": [(f"st-{s}", states[s]) for _, s in OPEN_STATES if states.get(s)],
+            "closed": [(f"st-{s}", n) for s, n in sorted(Counter(r["state"] for r in closed_rows).items())],
+        },
+        "audit": {"rows": audit_rows, "sort": _finding_sort(audit_rows), "closed": audit_closed,
+                  "closed_sort": _finding_sort(audit_closed), "cap": audit_cap,
+                  "open_total": open_total, "closed_total": closed_total, "sources": list(sources or []),
+                  "operations": report["collection_safety"]["operations"]},
+        "links": {variant: [page for key, page in pages.items() if key != variant] + data for variant in pages},
+    }
+    env = environment(template_dir, autoescape=True)
+    return ReportDocuments(*(env.get_template(name).render(**html_context)
+                             for name in ("report.html.j2", "report.summary.html.j2", "report.audit.html.j2")))
