@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from inventag_pipeline.core.accounts import AccountsConfigError, load_accounts
@@ -229,19 +230,20 @@ def _types(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warm_pandas_import() -> None:
+def _warm_pandas_import() -> threading.Thread:
     """pyarrow imports pandas on its first conversion of a Python list (a quarter of a second).
 
     Importing it on a side thread overlaps that with reading and checksumming the snapshots,
-    which run in C with the interpreter lock released.
+    which run in C with the interpreter lock released. Join the thread before the delta forks its
+    workers: a child forked mid-import would wait forever on the module's lock.
     """
-    import threading
-
-    threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
+    thread = threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True)
+    thread.start()
+    return thread
 
 
 def _diff(args: argparse.Namespace) -> int:
-    _warm_pandas_import()
+    warming = _warm_pandas_import()
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow.parquet as pq
@@ -266,6 +268,7 @@ def _diff(args: argparse.Namespace) -> int:
             print(f"inventag diff: {exc}", file=sys.stderr)
             return 2
         engine = DeltaEngine(Classifier().with_overrides(rules, ignore))
+    warming.join()
     result = engine.compute(
         old, new,
         old_coverage=old_manifest.get("coverage", []), new_coverage=new_manifest.get("coverage", []),
@@ -301,7 +304,7 @@ def _diff(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from inventag_pipeline.demo import run_demo
 
-    return run_demo(days=args.days)
+    return run_demo(days=args.days, accounts=args.accounts)
 
 
 def _simulator_serve(args: argparse.Namespace) -> int:
@@ -340,7 +343,7 @@ def _simulator_stop(args: argparse.Namespace) -> int:
 def _dev(args: argparse.Namespace) -> int:
     from inventag_pipeline.dev import run_dev
 
-    return run_dev(port=args.port, skip_demo=args.skip_demo)
+    return run_dev(port=args.port, skip_demo=args.skip_demo, accounts=args.accounts)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -362,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="three days of a simulated account through the Dagster chain")
     demo.add_argument("--days", type=int, default=3, choices=(2, 3))
+    demo.add_argument("--accounts", type=int, default=1, choices=(1, 2, 3),
+                      help="simulated accounts: 1 (default), or an organization of a management account and members")
     demo.set_defaults(func=_demo)
 
     simulator = sub.add_parser("simulator", help="the simulated AWS account (moto server)")
@@ -422,6 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="demo history + simulator + `dagster dev` on 127.0.0.1:3000")
     dev.add_argument("--port", type=int, default=3000)
     dev.add_argument("--skip-demo", action="store_true", help="do not (re)run the demo first")
+    dev.add_argument("--accounts", type=int, default=1, choices=(1, 2, 3),
+                     help="simulated accounts, as for `inventag demo --accounts`")
     dev.set_defaults(func=_dev)
     return parser
 

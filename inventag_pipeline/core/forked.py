@@ -9,9 +9,13 @@ buffers, files or atexit handlers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import select
+import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -42,15 +46,22 @@ def map_forked(function: Callable[[Piece], Result], pieces: Sequence[Piece], wor
     try:
         for piece in pieces[1:]:
             children.append(_spawn(function, piece))
+        started = time.monotonic()
         results = [function(pieces[0])]
-        while children:
-            pid, fd = children.pop(0)
-            results.append(_collect(pid, fd))
+        # A child forked while another thread held a lock (a module half imported, say) can block
+        # forever. Pieces are of similar size, so a child still silent long after this process
+        # finished its own is given up on and its piece computed here: slower, never stuck.
+        patience = max(_MIN_PATIENCE_S, _PATIENCE_FACTOR * (time.monotonic() - started))
+        for piece, (pid, fd) in zip(pieces[1:], list(children), strict=True):
+            children.remove((pid, fd))
+            try:
+                results.append(_collect(pid, fd, patience))
+            except _ChildSilent:
+                results.append(function(piece))
         return results
     finally:
         for pid, fd in children:  # only on an error in this process: do not leave children behind
-            os.close(fd)
-            os.waitpid(pid, 0)
+            _kill(pid, fd)
 
 
 def _spawn(function: Callable[[Any], Any], piece: Any) -> tuple[int, int]:
@@ -73,9 +84,36 @@ def _spawn(function: Callable[[Any], Any], piece: Any) -> tuple[int, int]:
     return pid, read_fd
 
 
-def _collect(pid: int, read_fd: int) -> Any:
-    with os.fdopen(read_fd, "rb") as pipe:
-        payload = pipe.read()
+class _ChildSilent(Exception):
+    """A forked child sent nothing within the patience allowed; it has been killed."""
+
+
+_MIN_PATIENCE_S = 30.0
+_PATIENCE_FACTOR = 5.0
+
+
+def _kill(pid: int, read_fd: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    os.close(read_fd)
+    os.waitpid(pid, 0)
+
+
+def _collect(pid: int, read_fd: int, patience: float) -> Any:
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + patience
+    while True:
+        wait = deadline - time.monotonic() if not chunks else None  # once it answers, let it finish
+        ready, _, _ = select.select([read_fd], [], [], None if wait is None else max(0.0, wait))
+        if not ready:
+            _kill(pid, read_fd)
+            raise _ChildSilent(pid)
+        chunk = os.read(read_fd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(read_fd)
+    payload = b"".join(chunks)
     _, status = os.waitpid(pid, 0)
     if not payload:
         raise ForkedPieceError(f"forked worker {pid} ended without a result (wait status {status})")

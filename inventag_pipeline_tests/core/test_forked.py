@@ -39,3 +39,22 @@ def test_a_failing_child_raises_with_its_traceback():
 def test_more_pieces_than_workers_is_refused():
     with pytest.raises(ValueError, match="3 pieces for 2 workers"):
         map_forked(_square_with_pid, [1, 2, 3], workers=2)
+
+
+_PARENT = os.getpid()
+
+
+def _hang_in_a_child(n: int) -> int:
+    """Blocks forever when forked, as a child would on a lock another thread held at fork time."""
+    if os.getpid() != _PARENT:
+        import threading
+
+        threading.Event().wait()
+    return n * 10
+
+
+def test_a_silent_child_is_killed_and_its_piece_computed_here(monkeypatch):
+    import inventag_pipeline.core.forked as forked
+
+    monkeypatch.setattr(forked, "_MIN_PATIENCE_S", 0.5)
+    assert map_forked(_hang_in_a_child, [1, 2], workers=2) == [10, 20]
