@@ -12,11 +12,13 @@ import os
 from dagster import ConfigurableResource
 
 from inventag_pipeline.aws.collector import Collection, collect_account, enabled_regions
+from inventag_pipeline.aws.config_source import HistoryUnavailable, day_bounds, reconstruct_day
 from inventag_pipeline.aws.guard import AuditLog
 from inventag_pipeline.aws.session import AccountSessions, CollectionSettings
 from inventag_pipeline.core.accounts import (
     Account,
     AccountsConfigError,
+    CollectionWindowError,
     check_collection_window,
     discovered_accounts,
     load_accounts,
@@ -33,12 +35,24 @@ SIMULATED_REGIONS = ("us-east-1", "eu-west-1")
 
 
 class InventoryStoreResource(ConfigurableResource):
-    """The storage root of DESIGN §4: a local path or s3://bucket/prefix (INVENTAG_STORAGE_URI)."""
+    """The storage root of DESIGN §4: a local path or s3://bucket/prefix (INVENTAG_STORAGE_URI).
+
+    `template_dir` (INVENTAG_TEMPLATE_DIR) holds custom Jinja2 templates for the reports written into the
+    store; each file missing there falls back to the built-in one.
+    """
 
     storage_uri: str | None = None
+    template_dir: str | None = None
 
     def store(self) -> InventoryStore:
         return InventoryStore(self.storage_uri or os.environ.get("INVENTAG_STORAGE_URI") or None)
+
+    def templates(self) -> str | None:
+        """The custom template folder, or None for the built-in templates; a missing folder is an error."""
+        folder = self.template_dir or os.environ.get("INVENTAG_TEMPLATE_DIR") or None
+        if folder is not None and not os.path.isdir(folder):
+            raise ValueError(f"template folder {folder!r} (INVENTAG_TEMPLATE_DIR) is not a directory")
+        return folder
 
 
 class AwsInventoryResource(ConfigurableResource):
@@ -47,12 +61,18 @@ class AwsInventoryResource(ConfigurableResource):
     accounts_file: str | None = None
     regions: str | None = None
     simulator_url: str | None = None
-    max_workers: int = 8
+    # Unset: INVENTAG_COLLECT_WORKERS / INVENTAG_COLLECT_DETAIL_WORKERS, else CollectionSettings' defaults.
+    max_workers: int | None = None
+    detail_workers: int | None = None
     max_attempts: int = 6
     collection_grace_hours: float = 24.0
     allow_outside_window: bool = False
     # With no accounts configured, start the simulated account in the background if it is not running.
     auto_start_simulator: bool = True
+    # AWS Config fast path and past days: "auto" or "off" (unset: INVENTAG_USE_AWS_CONFIG, else auto).
+    use_aws_config: str | None = None
+    # An organization's Config aggregator, NAME or NAME@REGION (unset: INVENTAG_CONFIG_AGGREGATOR).
+    config_aggregator: str | None = None
 
     def accounts(self) -> list[Account]:
         """The accounts file's accounts, plus the organization's members when discovery is configured."""
@@ -76,8 +96,11 @@ class AwsInventoryResource(ConfigurableResource):
         )
 
     def settings(self) -> CollectionSettings:
+        workers = {k: v for k, v in (("max_workers", self.max_workers), ("detail_workers", self.detail_workers),
+                                     ("use_config", self.use_aws_config), ("config_aggregator", self.config_aggregator))
+                   if v is not None}
         return CollectionSettings(
-            max_workers=self.max_workers,
+            **workers,
             max_attempts=self.max_attempts,
             simulator_url=self.simulator_url
             or os.environ.get("INVENTAG_SIMULATOR_URL")
@@ -106,15 +129,39 @@ class AwsInventoryResource(ConfigurableResource):
     def collect(self, account: Account) -> tuple[Collection, AuditLog]:
         audit = AuditLog()
         sessions = AccountSessions(account, self.settings(), audit)
+        return collect_account(sessions, self._regions(account, sessions)), audit
+
+    def _regions(self, account: Account, sessions: AccountSessions) -> list[str]:
         configured = account.regions or parse_regions(self.regions or os.environ.get("INVENTAG_REGIONS"))
         if configured:
-            regions = list(configured)
-        elif account.simulated:
-            regions = list(SIMULATED_REGIONS)
-        else:
-            sessions.resolve_credentials()
-            regions = enabled_regions(sessions)
-        return collect_account(sessions, regions), audit
+            return list(configured)
+        if account.simulated:
+            return list(SIMULATED_REGIONS)
+        sessions.resolve_credentials()
+        return enabled_regions(sessions)
+
+    def collect_day(self, account: Account, day: dt.date, now: dt.datetime
+                    ) -> tuple[Collection, AuditLog, str | None]:
+        """Partition `day` of `account`: today's state inside the window, a past day from AWS Config history.
+
+        Outside the window (and without the override) the day is rebuilt from configuration history when
+        a recorder recorded it; otherwise the window's refusal stands, with Config's reason added.
+        """
+        try:
+            note = self.check_window(day, now)
+        except CollectionWindowError as refusal:
+            if now < day_bounds(day)[1] or self.settings().use_config == "off":
+                raise
+            audit = AuditLog()
+            sessions = AccountSessions(account, self.settings(), audit)
+            try:
+                collection = reconstruct_day(sessions, self._regions(account, sessions), day)
+            except HistoryUnavailable as why:
+                raise CollectionWindowError(f"{refusal} {why}") from None
+            return collection, audit, (f"{day} rebuilt from AWS Config configuration history as of "
+                                       f"{collection.config[0]['as_of']}, not collected live")
+        collection, audit = self.collect(account)
+        return collection, audit, note
 
 
 class DeltaRulesResource(ConfigurableResource):

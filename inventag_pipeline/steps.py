@@ -13,25 +13,38 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import jinja2
+import orjson
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from inventag_pipeline.aws.collector import Collection
 from inventag_pipeline.aws.guard import AuditLog, classify_operation
 from inventag_pipeline.core.canonical import canonical_record
-from inventag_pipeline.core.changelog import ChangelogDocuments, render_changelog
+from inventag_pipeline.core.changelog import ChangelogDocuments, changelog_provenance, render_changelog
 from inventag_pipeline.core.checks import evaluate_checks
+from inventag_pipeline.core.config_mapping import collection_source
 from inventag_pipeline.core.delta import DeltaEngine, DeltaResult, SnapshotRows
 from inventag_pipeline.core.ocsf import findings_to_ocsf
 from inventag_pipeline.core.registry import REGISTRY
-from inventag_pipeline.core.report import GateOutcome, GateThresholds, build_report, evaluate_gate, report_markdown
+from inventag_pipeline.core.report import (
+    GateOutcome,
+    GateThresholds,
+    build_report,
+    evaluate_gate,
+    report_html,
+    report_markdown,
+)
 from inventag_pipeline.core.snapshot import (
     SCHEMA_VERSION,
     build_manifest,
     records_to_table,
     relationships_table,
     schema_problems,
+    sha256_hex,
 )
 from inventag_pipeline.core.tagpolicy import TagPolicy, evaluate, summarise
+from inventag_pipeline.core.trends import change_series, compliance_series, window
 from inventag_pipeline.store.store import IntegrityError, InventoryStore, MissingDataError, Partition
 
 
@@ -50,7 +63,8 @@ def write_raw(store: InventoryStore, part: Partition, collection: Collection, au
     files = []
     for scope in collection.scopes:
         relative = f"{folder}/{scope.service}/{scope.region}.jsonl.gz"
-        rows = [{"resource_type": i.resource_type, "region": i.region, "payload": i.payload} for i in scope.items]
+        rows = [{"resource_type": i.resource_type, "region": i.region, "payload": i.payload, "source": i.source}
+                for i in scope.items]
         store.write_jsonl_gz(relative, rows)
         files.append(f"{scope.service}/{scope.region}.jsonl.gz")
     store.write_jsonl_gz(f"{folder}/audit.jsonl.gz", audit.as_dicts())
@@ -64,8 +78,9 @@ def write_raw(store: InventoryStore, part: Partition, collection: Collection, au
         "collected_at": collection.collected_at,
         "regions": collection.regions,
         "identity": collection.identity_arn,
-        "source": "api",
+        "source": collection_source(collection.coverage),
         "coverage": collection.coverage,
+        "config": collection.config,
         "files": files,
         "operations": operations,
         "operation_classification": {
@@ -108,7 +123,8 @@ def build_snapshot(store: InventoryStore, part: Partition) -> SnapshotResult:
         for row in store.read_jsonl_gz(f"{folder}/{name}"):
             rtype = REGISTRY[row["resource_type"]]
             records.append(canonical_record(rtype, row["payload"], account_id=part.account, region=row["region"],
-                                            collected_at=raw["collected_at"], source=raw.get("source", "api")))
+                                            collected_at=raw["collected_at"],
+                                            source=row.get("source", raw.get("source", "api"))))
     table = records_to_table(records)
     edges = relationships_table(records)
     out = part.folder("snapshots")
@@ -228,15 +244,57 @@ def load_delta(store: InventoryStore, part: Partition) -> tuple[pa.Table, pa.Tab
 
 def write_changelog(store: InventoryStore, part: Partition, *, account_name: str | None = None,
                     template_dir: str | None = None) -> tuple[ChangelogDocuments, dict[str, str]]:
+    """changelog.md/.html/.json plus the executive-summary and audit HTML, charted over the last 30 days."""
     resources, attributes, summary = load_delta(store, part)
-    docs = render_changelog(resources, attributes, summary, account_name=account_name, template_dir=template_dir)
+    history = change_series({**window_documents(store, part, "deltas", "summary.json"), part.date: summary},
+                            part.date)
+    try:
+        docs = render_changelog(resources, attributes, summary, account_name=account_name,
+                                template_dir=template_dir, history=history,
+                                provenance=_changelog_provenance(store, part, summary))
+    except jinja2.TemplateError as exc:
+        raise StepError(f"rendering the changelog of {part.key} failed in template {template_dir or 'built-in'}: "
+                        f"{exc}") from exc
     folder = part.folder("changelogs")
     paths = {}
-    for ext, text in (("md", docs.markdown), ("html", docs.html), ("json", docs.json)):
-        relative = f"{folder}/changelog.{ext}"
+    for key, name, text in (("md", "changelog.md", docs.markdown), ("html", "changelog.html", docs.html),
+                            ("json", "changelog.json", docs.json),
+                            ("summary_html", "changelog.summary.html", docs.summary_html),
+                            ("audit_html", "changelog.audit.html", docs.audit_html)):
+        relative = f"{folder}/{name}"
         store.write_bytes(relative, text.encode("utf-8"))
-        paths[ext] = store.display(relative)
+        paths[key] = store.display(relative)
     return docs, paths
+
+
+def window_documents(store: InventoryStore, part: Partition, kind: str, name: str) -> dict[str, dict[str, Any]]:
+    """The account's `name` files of `kind` for the earlier days of the chart window, by date (gaps left out)."""
+    wanted = set(window(part.date)) - {part.date}
+    found = {}
+    for date in store.dates(kind, part.account):
+        if date in wanted:
+            try:
+                found[date] = orjson.loads(store.read_bytes(f"{Partition(part.account, date).folder(kind)}/{name}"))
+            except MissingDataError:
+                continue
+    return found
+
+
+def _optional_json(store: InventoryStore, relative: str) -> dict[str, Any] | None:
+    try:
+        return store.read_json(relative)
+    except MissingDataError:
+        return None
+
+
+def _changelog_provenance(store: InventoryStore, part: Partition, summary: dict[str, Any]) -> dict[str, Any]:
+    """The two snapshot manifests compared and the day's raw manifest, for the audit report."""
+    previous = summary.get("previous_date")
+    return changelog_provenance(
+        _optional_json(store, f"{part.folder('snapshots')}/manifest.json"),
+        _optional_json(store, f"{Partition(part.account, previous).folder('snapshots')}/manifest.json")
+        if previous else None,
+        _optional_json(store, f"{part.folder('raw')}/manifest.json"))
 
 
 # --- compliance ------------------------------------------------------------------------------------
@@ -277,32 +335,62 @@ def previous_report(store: InventoryStore, part: Partition) -> dict[str, Any] | 
     return None
 
 
-def write_compliance_report(store: InventoryStore, part: Partition, thresholds: GateThresholds
-                            ) -> tuple[dict[str, Any], GateOutcome, str]:
-    """report.json + report.md from the day's findings and tag results, trended against the last report."""
+def write_compliance_report(store: InventoryStore, part: Partition, thresholds: GateThresholds, *,
+                            template_dir: str | None = None) -> tuple[dict[str, Any], GateOutcome, str]:
+    """report.json, report.md and the HTML reports from the day's findings and tag results, trended."""
     findings_path = f"{part.folder('security')}/findings.parquet"
     if not store.exists(findings_path):
         raise StepError(f"no security findings for {part.key}: materialise security_findings first")
-    findings = store.read_table(findings_path)
+    findings_bytes = store.read_bytes(findings_path)
+    findings = pq.read_table(pa.BufferReader(findings_bytes))
+    # Paths relative to the store root: the same input gives the same report wherever the store lives.
+    sources = [{"label": "Security findings", "file": findings_path, "sha256": sha256_hex(findings_bytes)}]
     tag_summary = None
     tags_path = f"{part.folder('tags')}/results.parquet"
     if store.exists(tags_path):
-        snapshot, _ = load_snapshot(store, part, columns=["arn", "service"])
-        tag_summary = summarise(store.read_table(tags_path), dict(zip(
+        snapshot, manifest = load_snapshot(store, part, columns=["arn", "service"])
+        tag_bytes = store.read_bytes(tags_path)
+        tag_summary = summarise(pq.read_table(pa.BufferReader(tag_bytes)), dict(zip(
             snapshot.column("arn").to_pylist(), snapshot.column("service").to_pylist(), strict=True)))
+        sources += [{"label": "Tag results", "file": tags_path, "sha256": sha256_hex(tag_bytes)},
+                    {"label": "Snapshot", "file": f"{part.folder('snapshots')}/snapshot.parquet",
+                     "sha256": manifest["sha256"]}]
+    raw_path = f"{part.folder('raw')}/manifest.json"
     try:
-        raw_manifest = store.read_json(f"{part.folder('raw')}/manifest.json")
+        raw_bytes = store.read_bytes(raw_path)
     except FileNotFoundError:
         raw_manifest = None
+    else:
+        raw_manifest = orjson.loads(raw_bytes)
+        sources.append({"label": "Raw-inventory manifest", "file": raw_path, "sha256": sha256_hex(raw_bytes)})
     report = build_report(account_id=part.account, date=part.date, findings=findings, tag_summary=tag_summary,
                           previous=previous_report(store, part), raw_manifest=raw_manifest)
     gate = evaluate_gate(report, thresholds)
     report["gate"] = {"status": gate.status, "reasons": list(gate.reasons), "figures": gate.figures,
                       "thresholds": asdict(thresholds)}
+    history = compliance_series({**window_documents(store, part, "reports", "report.json"), part.date: report},
+                                part.date)
+    try:
+        html = report_html(report, history=history, template_dir=template_dir, sources=sources)
+        markdown = report_markdown(report, template_dir=template_dir)
+    except jinja2.TemplateError as exc:
+        raise StepError(f"rendering the compliance report of {part.key} failed in template "
+                        f"{template_dir or 'built-in'}: {exc}") from exc
     folder = part.folder("reports")
     store.write_json(f"{folder}/report.json", report)
-    store.write_bytes(f"{folder}/report.md", report_markdown(report).encode())
+    store.write_bytes(f"{folder}/report.md", markdown.encode())
+    for name, text in (("report.html", html.html), ("report.summary.html", html.summary_html),
+                       ("report.audit.html", html.audit_html)):
+        store.write_bytes(f"{folder}/{name}", text.encode())
     return report, gate, store.display(f"{folder}/report.json")
+
+
+def report_paths(store: InventoryStore, part: Partition) -> dict[str, str]:
+    """Where the day's compliance report documents are, as paths a user can open."""
+    folder = part.folder("reports")
+    names = {"json": "report.json", "md": "report.md", "html": "report.html", "summary_html": "report.summary.html",
+             "audit_html": "report.audit.html"}
+    return {key: store.display(f"{folder}/{name}") for key, name in names.items()}
 
 
 def product_version() -> str:

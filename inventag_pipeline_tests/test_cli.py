@@ -122,7 +122,10 @@ def test_types_prints_every_registered_type_with_how_it_is_collected_and_tested(
     assert {r["type"] for r in rows} == set(REGISTRY)
     sqs = next(r for r in rows if r["type"] == "AWS::SQS::Queue")
     assert sqs == {"type": "AWS::SQS::Queue", "service": "sqs", "scope": "regional", "list": "list_queues",
-                   "details": ["get_queue_attributes", "list_queue_tags"], "tested_with": "moto"}
+                   "details": ["get_queue_attributes", "list_queue_tags"], "tested_with": "moto",
+                   "config_type": "AWS::SQS::Queue", "aws_config": "mapped"}
+    assert {r["aws_config"] for r in rows if r["type"] in ("AWS::SNS::Topic", "AWS::EC2::KeyPair")} == {
+        "recorded", "no"}
     assert main(["types"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     services = {t.service for t in REGISTRY.values()}

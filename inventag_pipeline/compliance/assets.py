@@ -13,15 +13,18 @@ from dagster import (
     asset,
 )
 
-from inventag_pipeline import steps
-from inventag_pipeline.core.tagpolicy import TagPolicyError
-from inventag_pipeline.inventory.assets import OWNERS, inventory_snapshot, partition_of
-from inventag_pipeline.partitions import inventory_partitions
+from inventag_pipeline import steps, ui_metadata
+from inventag_pipeline.core.report import GateThresholds
+from inventag_pipeline.core.tagpolicy import TagPolicy, TagPolicyError
+from inventag_pipeline.inventory.assets import OWNERS, inventory_snapshot, materialize_partitions
+from inventag_pipeline.partitions import DOWNSTREAM_BACKFILL_POLICY, inventory_partitions
 from inventag_pipeline.resources import ComplianceGateResource, InventoryStoreResource, TagPolicyResource
+from inventag_pipeline.store.store import InventoryStore, Partition
 
-# Every compliance asset: per (account, day), fed by the snapshot, written as Parquet.
+# Every compliance asset: per (account, day), fed by the snapshot, written as Parquet, backfilled in batches.
 COMPLIANCE_ASSET = {
     "partitions_def": inventory_partitions,
+    "backfill_policy": DOWNSTREAM_BACKFILL_POLICY,
     "group_name": "compliance",
     "owners": OWNERS,
     "kinds": {"parquet"},
@@ -38,9 +41,17 @@ COMPLIANCE_ASSET = {
 )
 def tag_compliance(context: AssetExecutionContext, store: InventoryStoreResource,
                    tag_policy: TagPolicyResource) -> MaterializeResult:
-    part = partition_of(context)
     try:
-        summary, path = steps.write_tag_compliance(store.store(), part, tag_policy.policy())
+        policy = tag_policy.policy()
+    except TagPolicyError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from exc
+    target = store.store()
+    return materialize_partitions(context, ui_metadata.timed(lambda part: _tag_compliance(target, part, policy)))
+
+
+def _tag_compliance(store: InventoryStore, part: Partition, policy: TagPolicy) -> MaterializeResult:
+    try:
+        summary, path = steps.write_tag_compliance(store, part, policy)
     except (steps.StepError, TagPolicyError) as exc:
         raise Failure(description=str(exc), allow_retries=False) from exc
     per_service = "\n".join(f"| {s} | {pct} |" for s, pct in summary["by_service"].items())
@@ -65,9 +76,13 @@ def tag_compliance(context: AssetExecutionContext, store: InventoryStoreResource
     ),
 )
 def security_findings(context: AssetExecutionContext, store: InventoryStoreResource) -> MaterializeResult:
-    part = partition_of(context)
+    target = store.store()
+    return materialize_partitions(context, ui_metadata.timed(lambda part: _security_findings(target, part)))
+
+
+def _security_findings(store: InventoryStore, part: Partition) -> MaterializeResult:
     try:
-        findings, path = steps.write_security_findings(store.store(), part)
+        findings, path = steps.write_security_findings(store, part)
     except steps.StepError as exc:
         raise Failure(description=str(exc), allow_retries=False) from exc
     rows = findings.to_pylist()
@@ -89,7 +104,7 @@ COMPLIANCE_GATE = "compliance_gate"
 
 
 @asset(
-    **{**COMPLIANCE_ASSET, "kinds": {"json"}, "deps": [tag_compliance, security_findings]},
+    **{**COMPLIANCE_ASSET, "kinds": {"json", "markdown", "html"}, "deps": [tag_compliance, security_findings]},
     check_specs=[AssetCheckSpec(
         COMPLIANCE_GATE, asset="compliance_report", blocking=True,
         description="Score, critical findings and required-tag percentage within the configured thresholds "
@@ -97,14 +112,28 @@ COMPLIANCE_GATE = "compliance_gate"
     description=(
         "Per-framework scores, failing findings by severity, tag compliance and the trend against the account's "
         "previous report (new failing, resolved, still failing with age, reopened), plus the collection-safety "
-        "evidence: report.json and report.md."
+        "evidence: report.json, report.md and a self-contained report.html (30-day score chart, sortable and "
+        "filterable findings) with its executive-summary and audit variants (report.summary.html, "
+        "report.audit.html). Custom templates: INVENTAG_TEMPLATE_DIR."
     ),
 )
 def compliance_report(context: AssetExecutionContext, store: InventoryStoreResource,
                       compliance_gate: ComplianceGateResource) -> MaterializeResult:
-    part = partition_of(context)
     try:
-        report, gate, path = steps.write_compliance_report(store.store(), part, compliance_gate.thresholds())
+        thresholds = compliance_gate.thresholds()
+        templates = store.templates()
+    except ValueError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from exc
+    target = store.store()
+    # In date order (materialize_partitions sorts): each day's trend reads the report written just before.
+    return materialize_partitions(context, ui_metadata.timed(
+        lambda part: _compliance_report(target, part, thresholds, templates)))
+
+
+def _compliance_report(store: InventoryStore, part: Partition, thresholds: GateThresholds,
+                       templates: str | None) -> MaterializeResult:
+    try:
+        report, gate, path = steps.write_compliance_report(store, part, thresholds, template_dir=templates)
     except (steps.StepError, ValueError) as exc:
         raise Failure(description=str(exc), allow_retries=False) from exc
     trend = report["trend"]
@@ -123,7 +152,13 @@ def compliance_report(context: AssetExecutionContext, store: InventoryStoreResou
             "frameworks": MetadataValue.md(f"| framework | score % | failing |\n|---|---:|---:|\n{frameworks}"),
             "new_failing_findings": MetadataValue.md(new_failing or "none"),
             "gate": MetadataValue.text(gate.status),
+            "failing": report["totals"]["fail"],
+            "resources_failing": report["totals"]["resources_failing"],
+            **{f"score_{name}": f["score"] for name, f in report["frameworks"].items()},
+            "failing_checks": ui_metadata.failing_checks(report),
             "path": MetadataValue.path(path),
+            **ui_metadata.report_links(steps.report_paths(store, part), {
+                "html": "html", "summary_html": "summary_html", "audit_html": "audit_html", "markdown": "md"}),
         },
         check_results=[AssetCheckResult(
             check_name=COMPLIANCE_GATE,

@@ -16,6 +16,7 @@ from inventag_pipeline.core.types import FAMILY_TYPES
 _CORE_TYPES: tuple[ResourceType, ...] = (
     _t(
         cfn_type="AWS::EC2::Instance",
+        config_type="AWS::EC2::Instance",
         service="ec2",
         description="EC2 virtual machine (terminated instances are not inventoried).",
         list_operation="describe_instances",
@@ -68,6 +69,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::Volume",
+        config_type="AWS::EC2::Volume",
         service="ec2",
         description="EBS block storage volume.",
         list_operation="describe_volumes",
@@ -84,6 +86,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::SecurityGroup",
+        config_type="AWS::EC2::SecurityGroup",
         service="ec2",
         description="VPC security group; each ingress/egress rule is compared as one keyed item.",
         list_operation="describe_security_groups",
@@ -100,6 +103,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::VPC",
+        config_type="AWS::EC2::VPC",
         service="ec2",
         description="Virtual private cloud.",
         list_operation="describe_vpcs",
@@ -115,6 +119,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::Subnet",
+        config_type="AWS::EC2::Subnet",
         service="ec2",
         description="VPC subnet.",
         list_operation="describe_subnets",
@@ -127,6 +132,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::S3::Bucket",
+        config_type="AWS::S3::Bucket",
         service="s3",
         description=(
             "S3 bucket with its public access block, default encryption, versioning and policy "
@@ -187,6 +193,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::IAM::Role",
+        config_type="AWS::IAM::Role",
         service="iam",
         description="IAM role with its trust policy, attached managed policies and inline policy names.",
         list_operation="list_roles",
@@ -213,6 +220,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::IAM::User",
+        config_type="AWS::IAM::User",
         service="iam",
         description="IAM user with attached managed policies, groups and MFA devices.",
         list_operation="list_users",
@@ -244,6 +252,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::IAM::ManagedPolicy",
+        config_type="AWS::IAM::Policy",
         service="iam",
         description="Customer-managed IAM policy with its default version's document.",
         list_operation="list_policies",
@@ -268,6 +277,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::RDS::DBInstance",
+        config_type="AWS::RDS::DBInstance",
         service="rds",
         description="RDS database instance.",
         list_operation="describe_db_instances",
@@ -292,6 +302,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::Lambda::Function",
+        config_type="AWS::Lambda::Function",
         secret_paths=("Environment.Variables.*",),
         service="lambda",
         description="Lambda function configuration (not its code).",
@@ -322,6 +333,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::DynamoDB::Table",
+        config_type="AWS::DynamoDB::Table",
         service="dynamodb",
         description="DynamoDB table.",
         list_operation="list_tables",
@@ -356,6 +368,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::SNS::Topic",
+        config_type="AWS::SNS::Topic",
         service="sns",
         description="SNS topic with its attributes and access policy.",
         list_operation="list_topics",
@@ -378,6 +391,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::SQS::Queue",
+        config_type="AWS::SQS::Queue",
         service="sqs",
         description="SQS queue with its attributes and access policy.",
         list_operation="list_queues",
@@ -405,6 +419,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::KMS::Key",
+        config_type="AWS::KMS::Key",
         service="kms",
         description="KMS key with its rotation status (customer-managed keys).",
         list_operation="list_keys",

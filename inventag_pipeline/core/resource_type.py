@@ -69,6 +69,10 @@ class ResourceType:
     secret_paths: tuple[str, ...] = ()
     # How the type is exercised in tests: "moto" (created in moto) or "stubber".
     tested_with: str = "moto"
+    # The AWS Config resource type that records this type (usually the CloudFormation name), or None when
+    # Config does not record it. Whether the fast path may use Config also needs a mapping of Config's
+    # configuration item to this type's payload (core.config_mapping); without one the direct API is used.
+    config_type: str | None = None
 
     @property
     def arn_service(self) -> str:

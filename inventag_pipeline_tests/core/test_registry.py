@@ -375,3 +375,102 @@ def test_secret_paths_exist_in_the_api_shapes():
             except KeyError as exc:
                 offenders.append(f"{t.cfn_type}: secret_paths: {exc}")
     report(offenders)
+
+
+# --- AWS Config (core.config_mapping) ---------------------------------------------------------------------
+
+# Registry types whose AWS Config resource type has another name.
+CONFIG_TYPE_ALIASES = {"AWS::IAM::ManagedPolicy": "AWS::IAM::Policy",
+                       "AWS::CertificateManager::Certificate": "AWS::ACM::Certificate"}
+
+
+# Fields in the list call's output shape that the call is documented never to fill: Config's copies are dropped.
+API_FIELDS_NOT_LISTED = frozenset({
+    ("AWS::IAM::Role", "PermissionsBoundary"),  # ListRoles: "does not return PermissionsBoundary, RoleLastUsed"
+    ("AWS::IAM::Role", "RoleLastUsed"),
+})
+
+
+@cache
+def config_resource_types() -> frozenset[str]:
+    """Every resource type AWS Config names, from botocore's offline model (`ResourceType` enum)."""
+    return frozenset(service_model("config").shape_for("ResourceType").enum)
+
+
+def test_config_types_are_declared_for_every_type_config_records():
+    offenders = []
+    known = config_resource_types()
+    for t in RESOURCE_TYPES:
+        expected = CONFIG_TYPE_ALIASES.get(t.cfn_type, t.cfn_type if t.cfn_type in known else None)
+        if t.config_type is not None and t.config_type not in known:
+            offenders.append(f"{t.cfn_type}: config_type {t.config_type!r} is not an AWS Config resource type")
+        elif t.config_type != expected:
+            offenders.append(f"{t.cfn_type}: config_type is {t.config_type!r}, AWS Config records it as {expected!r}")
+    unused = set(CONFIG_TYPE_ALIASES) - set(REGISTRY)
+    offenders += [f"CONFIG_TYPE_ALIASES entry {name!r} is not a registered type" for name in sorted(unused)]
+    report(offenders)
+
+
+def test_config_mappings_fit_the_registry_and_the_api_shapes():
+    from inventag_pipeline.core.config_mapping import MAPPINGS
+
+    offenders = []
+    for name, mapping in MAPPINGS.items():
+        t = REGISTRY.get(name)
+        if t is None or t.config_type is None:
+            offenders.append(f"{name}: mapped for AWS Config but not a registered type with a config_type")
+            continue
+        payload, _ = payload_shape(t)
+        stores = {d.store_as for d in t.details}
+        for store_as in mapping.complements:
+            if store_as not in stores:
+                offenders.append(f"{name}: complement {store_as!r} is no detail's store_as")
+        for what, paths in (("keep_empty", mapping.keep_empty), ("opaque", mapping.opaque)):
+            for path in sorted(paths):
+                try:
+                    walk(payload, path)
+                except KeyError as exc:
+                    offenders.append(f"{name}: {what}: {exc}")
+        for path in mapping.drop:
+            try:
+                walk(payload, path)
+            except KeyError:
+                continue
+            if (name, path) in API_FIELDS_NOT_LISTED:
+                continue
+            offenders.append(f"{name}: drop {path!r} is a field the API returns: dropping it would lose data")
+        if mapping.listing and not t.list_operation:
+            offenders.append(f"{name}: listing without a list operation")
+    used = {(name, path) for name, mapping in MAPPINGS.items() for path in mapping.drop}
+    offenders += [f"API_FIELDS_NOT_LISTED entry {entry!r} is no longer dropped by a mapping"
+                  for entry in sorted(API_FIELDS_NOT_LISTED - used)]
+    report(offenders)
+
+
+def test_config_lints_name_every_offender(monkeypatch):
+    from inventag_pipeline.core import config_mapping
+
+    wrong = ResourceType(cfn_type="AWS::EC2::VPC", service="ec2", description="d", list_operation="describe_vpcs",
+                         result_path="Vpcs[]", id_field="VpcId", arn_field="VpcArn", config_type="AWS::EC2::Vpc")
+    missing = ResourceType(cfn_type="AWS::EC2::Subnet", service="ec2", description="d",
+                           list_operation="describe_subnets", result_path="Subnets[]", id_field="SubnetId",
+                           arn_field="SubnetArn")
+    monkeypatch.setitem(globals(), "RESOURCE_TYPES", (wrong, missing))
+    with pytest.raises(AssertionError) as info:
+        test_config_types_are_declared_for_every_type_config_records()
+    assert str(info.value).splitlines()[1:] == [
+        "AWS::EC2::VPC: config_type 'AWS::EC2::Vpc' is not an AWS Config resource type",
+        "AWS::EC2::Subnet: config_type is None, AWS Config records it as 'AWS::EC2::Subnet'"]
+
+    bad = config_mapping.ConfigMapping("AWS::EC2::Volume", keep_empty=frozenset({"Attachmentz"}),
+                                       drop=("Size",), complements={"Nope": lambda p: True})
+    monkeypatch.setattr(config_mapping, "MAPPINGS", {"AWS::EC2::Volume": bad, "AWS::EC2::Gadget": bad})
+    with pytest.raises(AssertionError) as info:
+        test_config_mappings_fit_the_registry_and_the_api_shapes()
+    assert str(info.value).splitlines()[1:] == [
+        "AWS::EC2::Volume: complement 'Nope' is no detail's store_as",
+        "AWS::EC2::Volume: keep_empty: \"'Attachmentz': no 'Attachmentz' in payload\"",
+        "AWS::EC2::Volume: drop 'Size' is a field the API returns: dropping it would lose data",
+        "AWS::EC2::Gadget: mapped for AWS Config but not a registered type with a config_type",
+        "API_FIELDS_NOT_LISTED entry ('AWS::IAM::Role', 'PermissionsBoundary') is no longer dropped by a mapping",
+        "API_FIELDS_NOT_LISTED entry ('AWS::IAM::Role', 'RoleLastUsed') is no longer dropped by a mapping"]

@@ -21,6 +21,7 @@ _ALARM_STATE_CHURN = (
 TYPES: tuple[ResourceType, ...] = (
     _t(
         cfn_type="AWS::ApiGateway::RestApi",
+        config_type="AWS::ApiGateway::RestApi",
         service="apigateway",
         description="API Gateway REST API with its stages (deployment, caching, logging, tracing, WAF).",
         list_operation="get_rest_apis",
@@ -37,6 +38,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::ApiGatewayV2::Api",
+        config_type="AWS::ApiGatewayV2::Api",
         service="apigatewayv2",
         description="API Gateway HTTP or WebSocket API with its stages.",
         list_operation="get_apis",
@@ -50,6 +52,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::CloudFormation::Stack",
+        config_type="AWS::CloudFormation::Stack",
         service="cloudformation",
         description=(
             "CloudFormation stack with its parameters and outputs. DescribeStacks without a name lists "
@@ -82,6 +85,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::CloudWatch::Alarm",
+        config_type="AWS::CloudWatch::Alarm",
         service="cloudwatch",
         description="CloudWatch metric alarm; its state (OK/ALARM) is operational, the reasons volatile.",
         list_operation="describe_alarms",
@@ -126,6 +130,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::CodePipeline::Pipeline",
+        config_type="AWS::CodePipeline::Pipeline",
         service="codepipeline",
         description="CodePipeline pipeline with its stages, actions, artifact stores and triggers.",
         list_operation="list_pipelines",
@@ -153,6 +158,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::Events::EventBus",
+        config_type="AWS::Events::EventBus",
         service="events",
         description=(
             "EventBridge event bus (the default bus included) with its resource policy, encryption and "
@@ -174,6 +180,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::Events::Rule",
+        config_type="AWS::Events::Rule",
         service="events",
         description=(
             "EventBridge rule with its targets. ListRules without a bus name reads the default event bus "
@@ -200,6 +207,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::StepFunctions::StateMachine",
+        config_type="AWS::StepFunctions::StateMachine",
         service="stepfunctions",
         description="Step Functions state machine with its definition (parsed), role, logging and tracing.",
         list_operation="list_state_machines",
@@ -222,6 +230,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::StepFunctions::Activity",
+        config_type="AWS::StepFunctions::Activity",
         service="stepfunctions",
         description="Step Functions activity (a task worked by external workers).",
         list_operation="list_activities",
@@ -260,6 +269,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::SSM::Document",
+        config_type="AWS::SSM::Document",
         service="ssm",
         description="Customer-owned SSM document (not its content) with the accounts it is shared with.",
         list_operation="list_documents",
@@ -280,6 +290,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::SecretsManager::Secret",
+        config_type="AWS::SecretsManager::Secret",
         service="secretsmanager",
         description=(
             "Secrets Manager secret, metadata only (ListSecrets) with its resource policy: the secret value "
@@ -305,6 +316,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::AppSync::GraphQLApi",
+        config_type="AWS::AppSync::GraphQLApi",
         service="appsync",
         description="AppSync GraphQL API with its authentication providers, logging and visibility.",
         list_operation="list_graphql_apis",

@@ -20,6 +20,7 @@ TYPES: tuple[ResourceType, ...] = (
     # --- RDS -------------------------------------------------------------------------------------
     _t(
         cfn_type="AWS::RDS::DBCluster",
+        config_type="AWS::RDS::DBCluster",
         service="rds",
         description="Aurora or Multi-AZ DB cluster (DescribeDBClusters also returns Neptune and DocumentDB clusters).",
         list_operation="describe_db_clusters",
@@ -68,6 +69,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::RDS::DBSnapshot",
+        config_type="AWS::RDS::DBSnapshot",
         service="rds",
         description=(
             "Manual DB instance snapshot (automated ones rotate daily and are not inventoried) with its "
@@ -95,6 +97,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::RDS::DBClusterSnapshot",
+        config_type="AWS::RDS::DBClusterSnapshot",
         service="rds",
         description=(
             "Manual DB cluster snapshot with its sharing attributes (`restore`: accounts allowed to "
@@ -122,6 +125,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::RDS::DBSubnetGroup",
+        config_type="AWS::RDS::DBSubnetGroup",
         service="rds",
         description="RDS DB subnet group: the subnets (and so the VPC) databases are placed in.",
         list_operation="describe_db_subnet_groups",
@@ -222,6 +226,7 @@ TYPES: tuple[ResourceType, ...] = (
     # --- EFS ---------------------------------------------------------------------------------------
     _t(
         cfn_type="AWS::EFS::FileSystem",
+        config_type="AWS::EFS::FileSystem",
         service="efs",
         description="EFS file system with its lifecycle rules, automatic-backup policy and resource policy.",
         list_operation="describe_file_systems",
@@ -244,6 +249,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EFS::AccessPoint",
+        config_type="AWS::EFS::AccessPoint",
         service="efs",
         description="EFS access point: the POSIX identity and root directory it enforces.",
         list_operation="describe_access_points",
@@ -257,6 +263,7 @@ TYPES: tuple[ResourceType, ...] = (
     # --- Containers --------------------------------------------------------------------------------
     _t(
         cfn_type="AWS::ECR::Repository",
+        config_type="AWS::ECR::Repository",
         service="ecr",
         description="ECR image repository with its repository (access) policy and image lifecycle policy.",
         list_operation="describe_repositories",
@@ -277,6 +284,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::ECS::Cluster",
+        config_type="AWS::ECS::Cluster",
         service="ecs",
         description=(
             "ECS cluster, with its tags. Its settings and capacity providers need DescribeClusters, which "
@@ -291,6 +299,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::ECS::TaskDefinition",
+        config_type="AWS::ECS::TaskDefinition",
         secret_paths=("taskDefinition.containerDefinitions[].environment[].value",),
         service="ecs",
         description=(
@@ -326,6 +335,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EKS::Cluster",
+        config_type="AWS::EKS::Cluster",
         service="eks",
         description="EKS cluster: Kubernetes version, endpoint access, logging, secrets encryption, network.",
         list_operation="list_clusters",
@@ -352,6 +362,7 @@ TYPES: tuple[ResourceType, ...] = (
     # --- Backup ------------------------------------------------------------------------------------
     _t(
         cfn_type="AWS::Backup::BackupVault",
+        config_type="AWS::Backup::BackupVault",
         service="backup",
         description="AWS Backup vault: encryption key and vault lock.",
         list_operation="list_backup_vaults",
@@ -366,6 +377,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::Backup::BackupPlan",
+        config_type="AWS::Backup::BackupPlan",
         service="backup",
         description="AWS Backup plan with its rules (schedule, target vault, retention, copies).",
         list_operation="list_backup_plans",

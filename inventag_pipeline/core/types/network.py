@@ -14,6 +14,7 @@ _EC2 = "arn:{partition}:ec2:{region}:{account}"
 TYPES: tuple[ResourceType, ...] = (
     _t(
         cfn_type="AWS::EC2::NetworkInterface",
+        config_type="AWS::EC2::NetworkInterface",
         service="ec2",
         description="Elastic network interface (including those AWS services create in your subnets).",
         list_operation="describe_network_interfaces",
@@ -38,6 +39,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::EIP",
+        config_type="AWS::EC2::EIP",
         service="ec2",
         description="Elastic IP address and what it is associated with.",
         list_operation="describe_addresses",
@@ -52,6 +54,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::InternetGateway",
+        config_type="AWS::EC2::InternetGateway",
         service="ec2",
         description="Internet gateway and the VPC it is attached to.",
         list_operation="describe_internet_gateways",
@@ -64,6 +67,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::NatGateway",
+        config_type="AWS::EC2::NatGateway",
         service="ec2",
         description="NAT gateway (deleted and failed ones, listed for about an hour afterwards, are not inventoried).",
         list_operation="describe_nat_gateways",
@@ -84,6 +88,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::RouteTable",
+        config_type="AWS::EC2::RouteTable",
         service="ec2",
         description="VPC route table; each route is compared as one item keyed by its destination.",
         list_operation="describe_route_tables",
@@ -110,6 +115,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::NetworkAcl",
+        config_type="AWS::EC2::NetworkAcl",
         service="ec2",
         description="VPC network ACL; each entry is compared as one item keyed by rule number and direction.",
         list_operation="describe_network_acls",
@@ -177,6 +183,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::LaunchTemplate",
+        config_type="AWS::EC2::LaunchTemplate",
         secret_paths=("DefaultVersion[].LaunchTemplateData.UserData",),
         service="ec2",
         description="Launch template with its default version (a one-item list: version number and launch data).",
@@ -209,6 +216,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::VPCEndpoint",
+        config_type="AWS::EC2::VPCEndpoint",
         service="ec2",
         description="VPC endpoint (gateway, interface or Gateway Load Balancer) with its endpoint policy.",
         list_operation="describe_vpc_endpoints",
@@ -229,6 +237,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::VPCPeeringConnection",
+        config_type="AWS::EC2::VPCPeeringConnection",
         service="ec2",
         description="VPC peering connection (deleted, rejected, failed and expired requests are not inventoried).",
         list_operation="describe_vpc_peering_connections",
@@ -258,6 +267,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::FlowLog",
+        config_type="AWS::EC2::FlowLog",
         service="ec2",
         description="VPC, subnet or network-interface flow log and where it delivers.",
         list_operation="describe_flow_logs",
@@ -272,6 +282,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::DHCPOptions",
+        config_type="AWS::EC2::DHCPOptions",
         service="ec2",
         description="DHCP option set (domain name, DNS and NTP servers handed to a VPC).",
         list_operation="describe_dhcp_options",
@@ -282,6 +293,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::EgressOnlyInternetGateway",
+        config_type="AWS::EC2::EgressOnlyInternetGateway",
         service="ec2",
         description="Egress-only internet gateway (outbound IPv6) and the VPC it is attached to.",
         list_operation="describe_egress_only_internet_gateways",
@@ -294,6 +306,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::TransitGateway",
+        config_type="AWS::EC2::TransitGateway",
         service="ec2",
         description="Transit gateway (deleted ones are not inventoried).",
         list_operation="describe_transit_gateways",
@@ -305,6 +318,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::VPNGateway",
+        config_type="AWS::EC2::VPNGateway",
         service="ec2",
         description="Virtual private gateway (VPN side of a VPC; deleted ones are not inventoried).",
         list_operation="describe_vpn_gateways",
@@ -318,6 +332,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::EC2::CustomerGateway",
+        config_type="AWS::EC2::CustomerGateway",
         service="ec2",
         description="Customer gateway: the on-premises end of a site-to-site VPN (deleted ones are not inventoried).",
         list_operation="describe_customer_gateways",
@@ -330,6 +345,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::ElasticLoadBalancingV2::LoadBalancer",
+        config_type="AWS::ElasticLoadBalancingV2::LoadBalancer",
         secret_paths=("Listeners[].DefaultActions[].AuthenticateOidcConfig.ClientSecret",),
         service="elbv2",
         description="Application, network or gateway load balancer with its listeners and attributes.",
@@ -367,6 +383,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::ElasticLoadBalancingV2::TargetGroup",
+        config_type="AWS::ElasticLoadBalancingV2::TargetGroup",
         service="elbv2",
         description="Load-balancer target group with its attributes and registered targets.",
         list_operation="describe_target_groups",
@@ -390,6 +407,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::ElasticLoadBalancing::LoadBalancer",
+        config_type="AWS::ElasticLoadBalancing::LoadBalancer",
         service="elb",
         description="Classic load balancer with its attributes.",
         list_operation="describe_load_balancers",

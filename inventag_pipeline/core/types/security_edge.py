@@ -29,6 +29,7 @@ _EMBEDDED_ROLE_FIELDS = tuple(
 TYPES: tuple[ResourceType, ...] = (
     _t(
         cfn_type="AWS::IAM::Group",
+        config_type="AWS::IAM::Group",
         service="iam",
         description="IAM group with its attached managed policies and inline policy names (groups take no tags).",
         list_operation="list_groups",
@@ -55,6 +56,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::IAM::InstanceProfile",
+        config_type="AWS::IAM::InstanceProfile",
         service="iam",
         description="IAM instance profile and the role it passes to EC2 instances.",
         list_operation="list_instance_profiles",
@@ -71,6 +73,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::IAM::OIDCProvider",
+        config_type="AWS::IAM::OIDCProvider",
         service="iam",
         description="IAM OpenID Connect identity provider: issuer URL, audiences and thumbprints.",
         list_operation="list_open_id_connect_providers",
@@ -83,6 +86,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::IAM::SAMLProvider",
+        config_type="AWS::IAM::SAMLProvider",
         service="iam",
         description=(
             "IAM SAML identity provider with its metadata document (kept whole: a new signing certificate "
@@ -100,6 +104,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::KMS::Alias",
+        config_type="AWS::KMS::Alias",
         service="kms",
         description=(
             "KMS alias and the key it points at. AWS-managed aliases (alias/aws/*) are included, like the "
@@ -139,6 +144,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::WAFv2::WebACL",
+        config_type="AWS::WAFv2::WebACL",
         service="wafv2",
         description="WAFv2 web ACL (regional scope) with its rules, default action and logging configuration.",
         list_operation="list_web_acls",
@@ -168,6 +174,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::WAFv2::IPSet",
+        config_type="AWS::WAFv2::IPSet",
         service="wafv2",
         description="WAFv2 IP set (regional scope) with its addresses.",
         list_operation="list_ip_sets",
@@ -184,6 +191,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::WAFv2::RegexPatternSet",
+        config_type="AWS::WAFv2::RegexPatternSet",
         service="wafv2",
         description="WAFv2 regex pattern set (regional scope) with its expressions.",
         list_operation="list_regex_pattern_sets",
@@ -202,6 +210,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::WAFv2::RuleGroup",
+        config_type="AWS::WAFv2::RuleGroup",
         service="wafv2",
         description="WAFv2 rule group (regional scope) with its rules and capacity.",
         list_operation="list_rule_groups",
@@ -223,6 +232,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::CloudFront::Distribution",
+        config_type="AWS::CloudFront::Distribution",
         service="cloudfront",
         description="CloudFront distribution: origins, cache behaviors, certificate, WAF and restrictions.",
         list_operation="list_distributions",
@@ -251,6 +261,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::CloudTrail::Trail",
+        config_type="AWS::CloudTrail::Trail",
         service="cloudtrail",
         description=(
             "CloudTrail trail in its home region with its event selectors and logging status. Trail tags are "
@@ -361,6 +372,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::GuardDuty::Detector",
+        config_type="AWS::GuardDuty::Detector",
         service="guardduty",
         description="GuardDuty detector with its status, publishing frequency and protection features.",
         list_operation="list_detectors",
@@ -374,6 +386,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::CertificateManager::Certificate",
+        config_type="AWS::ACM::Certificate",
         service="acm",
         description="ACM certificate: domains, validity (NotAfter is configuration), key and renewal.",
         list_operation="list_certificates",
