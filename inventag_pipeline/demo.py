@@ -3,22 +3,37 @@
 A moto server on 127.0.0.1 plays the AWS account. Day 1 is the baseline; before days 2 and 3 the
 simulator injects realistic changes. Each day is materialised with Dagster on a persistent instance
 (so `make dev` shows the history), then the demo checks the delta against what was injected.
+
+`inventag demo --accounts 3` plays a small organization instead: the management account and members
+in the same moto server, collected the way real accounts are (an accounts file, the pipeline's own
+credentials for the management account, assume-role into each member), so that the Dagster UI
+shows one partition per account and day.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from inventag_pipeline.core.accounts import SIMULATED_ACCOUNT_ID
 
 PROJECT_STATE = Path(".inventag")
+# The simulated organization of `--accounts N`: the management account (the single demo's account),
+# then members collected through the role below, which the demo creates in each of them.
+ORGANIZATION = (
+    (SIMULATED_ACCOUNT_ID, "management"),
+    ("234567890123", "payments"),
+    ("345678901234", "analytics"),
+)
+COLLECTION_ROLE = "InventagReadOnly"
 INVENTORY_ASSETS = ("raw_inventory", "inventory_snapshot", "inventory_delta", "changelog", "tag_compliance",
                     "security_findings", "compliance_report")
 
@@ -68,11 +83,15 @@ def match_injected(injected: Sequence[Any], resources: list[dict[str, Any]], att
     return verdicts, unexpected
 
 
-def run_demo(days: int = 3, state_dir: Path = PROJECT_STATE, port: int = 0, quiet_dagster: bool = True) -> int:
+def run_demo(days: int = 3, state_dir: Path = PROJECT_STATE, port: int = 0, quiet_dagster: bool = True,
+             accounts: int = 1) -> int:
     """Run the demo on its own simulator; returns 0 when every day told exactly its story."""
     from inventag_pipeline.aws.simulator import SimulatedAccount, SimulatorServer
 
     with SimulatorServer(port=port) as server:
+        if accounts > 1:
+            return run_organization_demo_on(Organization.simulated(server.url, accounts), days=days,
+                                            state_dir=state_dir, quiet_dagster=quiet_dagster)
         return run_demo_on(SimulatedAccount(server.url), days=days, state_dir=state_dir,
                            quiet_dagster=quiet_dagster)
 
@@ -155,6 +174,210 @@ def _run_days(account: Any, instance: Any, assets: list[Any], store: Any, storag
     print("Next: `make dev` opens the Dagster UI (http://127.0.0.1:3000) on this history; "
           "query the Parquet with pandas, DuckDB or Athena (see README).")
     return 0 if all_ok else 1
+
+
+@dataclass
+class Organization:
+    """Simulated accounts in one moto server, with the accounts file and environment that reach them.
+
+    Nothing marks these accounts as simulated: they are collected like real ones (DESIGN §8), through
+    an accounts file, with the pipeline's own credentials and AWS_ENDPOINT_URL pointing at moto; each
+    member through its `InventagReadOnly` role.
+    """
+
+    endpoint_url: str
+    accounts: list[tuple[str, str, Any]]  # (id, name, SimulatedAccount)
+
+    @classmethod
+    def simulated(cls, endpoint_url: str, count: int, regions: Sequence[str] | None = None) -> Organization:
+        """The first `count` accounts of ORGANIZATION, each with the simulator's estate (in `regions`)."""
+        from inventag_pipeline.aws.simulator import SIMULATED_REGIONS, SimulatedAccount
+
+        if not 2 <= count <= len(ORGANIZATION):
+            raise ValueError(f"the simulated organization has 2 to {len(ORGANIZATION)} accounts, not {count}")
+        return cls(endpoint_url, [
+            (account_id, name, SimulatedAccount(endpoint_url, regions or SIMULATED_REGIONS, account_id=account_id))
+            for account_id, name in ORGANIZATION[:count]])
+
+    @property
+    def ids(self) -> list[str]:
+        return [account_id for account_id, _, _ in self.accounts]
+
+    def seed(self) -> dict[str, int]:
+        """Each account's baseline, plus the collection role in every member; resources created per account."""
+        management = self.accounts[0][0]
+        created = {}
+        for account_id, _, sim in self.accounts:
+            created[account_id] = sim.seed()
+            if account_id != management:
+                sim.grant_collection_role(COLLECTION_ROLE, management)
+                created[account_id] += 1
+        return created
+
+    def accounts_yaml(self) -> str:
+        """The accounts file (DESIGN §8) for these accounts: members through their role, all in the demo regions."""
+        lines = ["# Written by `inventag demo --accounts N`: the simulated organization in moto.", "accounts:"]
+        management = self.accounts[0][0]
+        for account_id, name, sim in self.accounts:
+            lines += [f'  - id: "{account_id}"', f"    name: {name}", f"    regions: [{', '.join(sim.regions)}]"]
+            if account_id != management:
+                lines.append(f"    role_arn: arn:aws:iam::{account_id}:role/{COLLECTION_ROLE}")
+        return "\n".join(lines) + "\n"
+
+    def write_accounts_file(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.accounts_yaml())
+        return path.resolve()
+
+    def environment(self, accounts_file: Path) -> dict[str, str]:
+        """What the pipeline needs to reach these accounts: moto as AWS, and credentials moto accepts."""
+        return {"INVENTAG_ACCOUNTS_FILE": str(accounts_file), "AWS_ENDPOINT_URL": self.endpoint_url,
+                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration (materialize runs in this process and reads them)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_organization_demo_on(org: Organization, *, days: int = 3, state_dir: Path = PROJECT_STATE,
+                             quiet_dagster: bool = True, instance: Any = None) -> int:
+    """The demo for several accounts of one simulator; returns 0 when every account told exactly its story.
+
+    Without `instance`, the persistent one in `state_dir` that `make dev-accounts` opens.
+    """
+    import logging
+
+    from dagster import DagsterInstance
+
+    from inventag_pipeline import steps
+    from inventag_pipeline.definitions import defs
+    from inventag_pipeline.store.store import InventoryStore
+
+    if quiet_dagster:
+        logging.getLogger("dagster").setLevel(logging.WARNING)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    home = prepare_home(state_dir / "dagster_home")
+    os.environ["DAGSTER_HOME"] = str(home)
+    storage_uri = os.environ.get("INVENTAG_STORAGE_URI") or str((state_dir / "store").resolve())
+    store = InventoryStore(storage_uri)
+    for account_id in org.ids:
+        for kind in ("raw", "snapshots", "relationships", "deltas", "changelogs", "tags", "security"):
+            store.delete_folder(f"{store_kind(kind)}/account={account_id}")
+    accounts_file = org.write_accounts_file(state_dir / "demo-accounts.yaml")
+    dates = demo_dates(days)
+    print(f"inventag-pipeline demo — a simulated organization of {len(org.accounts)} AWS accounts "
+          "(moto on 127.0.0.1), no credentials needed")
+    print(f"  Dagster instance: {home}")
+    print(f"  Storage:          {store.display('')}")
+    print(f"  Accounts file:    {accounts_file} (members through their {COLLECTION_ROLE} role)")
+    print(f"  Days:             {', '.join(dates)}\n")
+    assets = [defs.get_assets_def(key) for key in INVENTORY_ASSETS]
+    with environment(org.environment(accounts_file)), \
+            (contextlib.nullcontext(instance) if instance is not None else DagsterInstance.get()) as instance:
+        return _run_organization_days(org, instance, assets, store, storage_uri, accounts_file, dates, steps)
+
+
+def _run_organization_days(org: Organization, instance: Any, assets: list[Any], store: Any, storage_uri: str,
+                           accounts_file: Path, dates: list[str], steps: Any) -> int:
+    from dagster import materialize
+
+    from inventag_pipeline.partitions import ACCOUNTS_PARTITION, partition_key
+    from inventag_pipeline.resources import (
+    AwsInventoryResource,
+    ComplianceGateResource,
+    DeltaRulesResource,
+    InventoryStoreResource,
+    TagPolicyResource,
+)
+    from inventag_pipeline.store.store import Partition
+
+    instance.add_dynamic_partitions(ACCOUNTS_PARTITION, org.ids)
+    t0 = time.perf_counter()
+    created = org.seed()
+    for account_id, name, sim in org.accounts:
+        print(f"Seeded {name} ({account_id}): {created[account_id]} resources in {', '.join(sim.regions)} "
+              "and global IAM")
+    print(f"  ({time.perf_counter() - t0:.1f} s)\n")
+    resources = {
+        # simulator_url: these accounts are in the simulator, so only the types moto implements are collected.
+        "aws": AwsInventoryResource(accounts_file=str(accounts_file), simulator_url=org.endpoint_url,
+                                    allow_outside_window=True),
+        "store": InventoryStoreResource(storage_uri=storage_uri),
+        "delta_rules": DeltaRulesResource(),
+        "tag_policy": TagPolicyResource(),
+        "compliance_gate": ComplianceGateResource(),
+    }
+    all_ok = True
+    for index, date in enumerate(dates, start=1):
+        print(f"Day {index} — {date}")
+        for account_id, name, sim in org.accounts:
+            injected = sim.apply_day(index) if index > 1 else []
+            t0 = time.perf_counter()
+            result = materialize(assets, partition_key=partition_key(account_id, date), instance=instance,
+                                 resources=resources, raise_on_error=False,
+                                 run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+            elapsed = time.perf_counter() - t0
+            broken = [e for e in result.get_step_failure_events() if not _is_gate_breach(e)]
+            if broken:
+                print(f"  {name} ({account_id}): the run FAILED; see the Dagster UI (make dev-accounts).")
+                for event in broken:
+                    error = event.step_failure_data.error
+                    print(f"    {event.step_key}: {error.message.strip() if error else 'unknown error'}")
+                return 1
+            all_ok &= _print_account_day(store, Partition(account_id, date), name, injected, elapsed, steps)
+        print()
+    print(f"{len(org.accounts)} accounts x {len(dates)} days = {len(org.accounts) * len(dates)} partitions "
+          f"({', '.join(partition_key(org.ids[0], d) for d in dates[:1])}, ...).")
+    print("Next: `make dev-accounts` opens the Dagster UI (http://127.0.0.1:3000) with one partition per "
+          "account and day.")
+    return 0 if all_ok else 1
+
+
+def _print_account_day(store: Any, part: Any, name: str, injected: Sequence[Any], elapsed: float,
+                       steps: Any) -> bool:
+    """One account's day in two lines: counts, whether the delta is exactly what was injected, the gate."""
+    import json
+
+    resources, attributes, summary = steps.load_delta(store, part)
+    snapshot, manifest = steps.load_snapshot(store, part, columns=["arn", "name", "configuration"])
+    scopes = manifest["coverage"]
+    collected = sum(1 for c in scopes if c["status"] == "ok")
+    line = f"  {name:<10} {part.account}: {snapshot.num_rows} resources, {collected}/{len(scopes)} scopes"
+    ok = collected == len(scopes)
+    if summary["previous_date"] is not None:
+        ct = summary["counts"]["change_type"]
+        line += f" | {ct['added']} added, {ct['removed']} removed, {ct['modified']} modified"
+        names = {row["arn"]: json.loads(row["configuration"]).get("Description") or row["name"]
+                 for row in snapshot.to_pylist()}
+        verdicts, unexpected = match_injected(injected, resources.to_pylist(), attributes.to_pylist(), names)
+        missing = [c for c, good in verdicts if not good]
+        exact = not missing and not unexpected
+        ok &= exact
+        line += f" | exactly the injected changes? {'yes' if exact else 'NO'}"
+    else:
+        missing, unexpected = [], []
+    report = store.read_json(f"{part.folder('reports')}/report.json")
+    line += f" | score {report['score']}%, gate {report['gate']['status'].upper()} | run {elapsed:.1f} s"
+    print(line)
+    for change in missing:
+        print(f"             missing or wrong: {change.description}")
+    for r in unexpected:
+        print(f"             unexpected: {r['change_type']} {r['resource_type']} {r['name'] or r['arn']}")
+    changelog = f"{part.folder('changelogs')}/changelog.md"
+    print(f"             changelog: {store.display(changelog)}")
+    return ok
 
 
 def _is_gate_breach(event: Any) -> bool:

@@ -1,17 +1,27 @@
 """The one generic collector: reads the registry, pages, calls details, records coverage.
 
-Work is split into (service, region) scopes run on a bounded thread pool, each with its own
-session. A scope that fails is recorded as `failed` with its error class and does not stop the
-others; "couldn't read" never becomes "empty". Every error is classified (aws/errors.py); a region
-that is not enabled makes its scopes `skipped`, and a circuit breaker stops a scope after
-`circuit_breaker_threshold` consecutive failing types instead of hammering a broken service.
+Work is split into (service, region) scopes run on a bounded thread pool, sharing the account's one
+thread-safe client per (service, region). A scope that fails is recorded as `failed` with its error
+class and does not stop the others; "couldn't read" never becomes "empty". Every error is classified
+(aws/errors.py); a region that is not enabled makes its scopes `skipped`, and a circuit breaker stops
+a scope after `circuit_breaker_threshold` consecutive failing types instead of hammering a broken
+service.
+
+Against AWS each call costs tens of milliseconds of waiting, so throughput comes from calls in
+flight: `max_workers` scopes at once, and inside a scope the per-resource detail calls of a type fan
+out over a second, account-wide pool of `detail_workers` threads (a separate pool, so a scope waiting
+for its details can never starve them). Throttling costs time, never data: botocore retries (its
+`standard` mode by default), and a call whose botocore retries ran out while throttled is tried again
+after a growing pause, `throttle_retries` times, before the type is recorded as failed.
 """
 
 from __future__ import annotations
 
+import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Executor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +40,7 @@ class RawItem:
     resource_type: str
     region: str
     payload: dict[str, Any]
+    source: str = "api"  # or "config" / "config-history" (aws/config_source.py)
 
 
 @dataclass
@@ -46,6 +57,9 @@ class ScopeResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
     circuit_open: bool = False
     skipped_types: list[str] = field(default_factory=list)
+    # "api", "config" (every type from AWS Config), "mixed" (config_types from Config), "config-history".
+    source: str = "api"
+    config_types: list[str] = field(default_factory=list)
 
     def coverage(self) -> dict[str, Any]:
         return {
@@ -61,6 +75,8 @@ class ScopeResult:
             "errors": [dict(e) for e in self.errors],
             "circuit_open": self.circuit_open,
             "skipped_types": list(self.skipped_types),
+            "source": self.source,
+            "config_types": list(self.config_types),
         }
 
 
@@ -97,22 +113,82 @@ def _strip_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _Counter:
+    """API calls made by one scope; shared by the threads enriching its resources."""
+
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self.calls = 0
         # The operation in flight, for errors that do not carry one (network errors).
         self.operation: str | None = None
 
+    def add(self) -> None:
+        with self._lock:
+            self.calls += 1
+
+
+# Set on an exception raised by a call: the API operation in flight, since with detail calls running
+# on other threads the scope's `counter.operation` may name another call by then.
+_OPERATION_ATTR = "inventag_operation"
+
 
 def _call(client: Any, operation: str, params: Mapping[str, Any], counter: _Counter, paginate: bool
           ) -> Iterator[dict[str, Any]]:
-    counter.operation = client.meta.method_to_api_mapping.get(operation, operation)
-    if paginate and client.can_paginate(operation):
-        for page in client.get_paginator(operation).paginate(**params):
-            counter.calls += 1
-            yield page
-    else:
-        counter.calls += 1
-        yield getattr(client, operation)(**params)
+    api_name = client.meta.method_to_api_mapping.get(operation, operation)
+    counter.operation = api_name
+    try:
+        if paginate and client.can_paginate(operation):
+            for page in client.get_paginator(operation).paginate(**params):
+                counter.add()
+                yield page
+        else:
+            counter.add()
+            yield getattr(client, operation)(**params)
+    except Exception as exc:
+        if getattr(exc, _OPERATION_ATTR, None) is None:
+            setattr(exc, _OPERATION_ATTR, api_name)
+        raise
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long to keep trying a call that botocore gave up on because it was throttled."""
+
+    retries: int = 4
+    base_delay_s: float = 1.0
+    max_delay_s: float = 20.0
+
+    def delay(self, attempt: int) -> float:
+        """Exponential with jitter (half to full), so retrying threads do not return in step."""
+        return min(self.max_delay_s, self.base_delay_s * 2 ** attempt) * (0.5 + random.random() / 2)
+
+
+NO_PATIENCE = Patience(retries=0)
+
+
+def botocore_gave_up_throttled(exc: BaseException) -> bool:
+    """A throttling error that went through botocore's retries and ran out of attempts or retry quota.
+
+    Errors without that retry metadata never went through botocore's retry handler (a Stubber or a
+    `before-call` answer) and are left to the caller as they are.
+    """
+    if not isinstance(exc, botocore.exceptions.ClientError):
+        return False
+    if collection_errors.classify(exc, "").error_class != collection_errors.THROTTLING:
+        return False
+    meta = exc.response.get("ResponseMetadata", {})
+    return bool(meta.get("MaxAttemptsReached") or meta.get("RetryQuotaReached"))
+
+
+def _patiently(fetch: Callable[[], list[dict[str, Any]]], patience: Patience) -> list[dict[str, Any]]:
+    """All pages of one call, starting over (never resuming half a listing) after a throttled give-up."""
+    for attempt in range(patience.retries + 1):
+        try:
+            return fetch()
+        except botocore.exceptions.ClientError as exc:
+            if attempt == patience.retries or not botocore_gave_up_throttled(exc):
+                raise
+            time.sleep(patience.delay(attempt))
+    raise AssertionError("unreachable")
 
 
 def _merge_pages(pages: list[dict[str, Any]], path: str | None) -> Any:
@@ -130,73 +206,97 @@ def _merge_pages(pages: list[dict[str, Any]], path: str | None) -> Any:
     return flat
 
 
-def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: str, counter: _Counter
-                 ) -> list[RawItem]:
-    """List one type in one region (or globally) and enrich each item with its detail calls."""
+def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: str, counter: _Counter,
+                 *, pool: Executor | None = None, patience: Patience = NO_PATIENCE) -> list[RawItem]:
+    """List one type in one region (or globally) and enrich each item with its detail calls.
+
+    With a `pool`, the items' detail calls run concurrently on it; the items keep their listed order.
+    """
     client = client_for(region)
+
+    def listing() -> list[dict[str, Any]]:
+        return list(_call(client, rtype.list_operation, dict(rtype.list_params), counter, paginate=True))
+
     items: list[Any] = []
-    for page in _call(client, rtype.list_operation, dict(rtype.list_params), counter, paginate=True):
-        found = jmespath.search(rtype.result_path, page) or []
-        items.extend(found)
-    out = []
-    for item in items:
-        payload = dict(item) if isinstance(item, Mapping) else {rtype.id_field: item}
-        resource_id = str(get_path(payload, rtype.id_field)[0])
-        for detail in rtype.details:
-            detail_region = region
-            if rtype.region_field and payload.get(rtype.region_field):
-                detail_region = str(payload[rtype.region_field])
-            params = {k: _render(v, payload, resource_id) for k, v in detail.params.items()}
-            try:
-                pages = list(_call(client_for(detail_region), detail.operation, params, counter, detail.paginate))
-                value = _merge_pages(pages, detail.result_path)
-            except botocore.exceptions.ClientError as exc:
-                if error_class(exc) not in detail.absent_codes:
-                    raise
-                value = None
-            if rtype.region_field and detail.store_as == rtype.region_field:
-                value = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(value, value)
-            if detail.store_as:
-                payload[detail.store_as] = value
-            elif isinstance(value, Mapping):
-                payload.update(value)
-        item_region = str(payload.get(rtype.region_field)) if rtype.region_field else region
-        out.append(RawItem(rtype.cfn_type, item_region, redact_secrets(jsonable(payload), rtype.secret_paths)))
-    return out
+    for page in _patiently(listing, patience):
+        items.extend(jmespath.search(rtype.result_path, page) or [])
+    if pool is None or not rtype.details or len(items) < 2:
+        return [_enrich(rtype, item, client_for, region, counter, patience) for item in items]
+    futures = [pool.submit(_enrich, rtype, item, client_for, region, counter, patience) for item in items]
+    done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+    failed = [f for f in futures if f in done and f.exception() is not None]
+    if failed:
+        # The type fails as a whole: drop what has not started, let running calls finish (their
+        # clients and counter are shared), then report the first error in listed order.
+        for future in pending:
+            future.cancel()
+        wait(pending)
+        failed[0].result()  # raises it
+    return [f.result() for f in futures]
 
 
-def collect_scope(sessions: AccountSessions, service: str, region: str, types: Sequence[ResourceType]
-                  ) -> ScopeResult:
+def _enrich(rtype: ResourceType, item: Any, client_for: Callable[[str], Any], region: str, counter: _Counter,
+            patience: Patience) -> RawItem:
+    """One listed item plus its detail calls; an identical call serves every detail that needs it."""
+    payload = dict(item) if isinstance(item, Mapping) else {rtype.id_field: item}
+    resource_id = str(get_path(payload, rtype.id_field)[0])
+    responses: dict[str, list[dict[str, Any]]] = {}
+    for detail in rtype.details:
+        detail_region = region
+        if rtype.region_field and payload.get(rtype.region_field):
+            detail_region = str(payload[rtype.region_field])
+        params = {k: _render(v, payload, resource_id) for k, v in detail.params.items()}
+        key = repr((detail_region, detail.operation, sorted(params.items()), detail.paginate))
+        try:
+            if key not in responses:
+                responses[key] = _patiently(lambda detail=detail, params=params, detail_region=detail_region: list(
+                    _call(client_for(detail_region), detail.operation, params, counter, detail.paginate)), patience)
+            value = _merge_pages(responses[key], detail.result_path)
+        except botocore.exceptions.ClientError as exc:
+            if error_class(exc) not in detail.absent_codes:
+                raise
+            value = None
+        if rtype.region_field and detail.store_as == rtype.region_field:
+            value = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(value, value)
+        if detail.store_as:
+            payload[detail.store_as] = value
+        elif isinstance(value, Mapping):
+            payload.update(value)
+    item_region = str(payload.get(rtype.region_field)) if rtype.region_field else region
+    return RawItem(rtype.cfn_type, item_region, redact_secrets(jsonable(payload), rtype.secret_paths))
+
+
+def collect_scope(sessions: AccountSessions, service: str, region: str, types: Sequence[ResourceType],
+                  detail_pool: Executor | None = None) -> ScopeResult:
     """Every type of one service in one region; failures are recorded and classified, never raised.
 
-    A `region_not_enabled` error before any type succeeded ends the scope as `skipped`. After
-    `circuit_breaker_threshold` consecutive failing types (0 = never) the types left are not tried
-    and the scope fails as `circuit_open`; a success resets the count.
+    Types run one after another, so the breaker can spare calls: a `region_not_enabled` error before
+    any type succeeded ends the scope as `skipped`, and after `circuit_breaker_threshold` consecutive
+    failing types (0 = never) the types left are not tried and the scope fails as `circuit_open`; a
+    success resets the count. Detail calls of a type run on `detail_pool` when one is given.
     """
     started = time.perf_counter()
-    session = sessions.session()
-    clients: dict[str, Any] = {}
 
     def client_for(client_region: str) -> Any:
-        name = "us-east-1" if client_region == GLOBAL_REGION else client_region
-        if name not in clients:
-            clients[name] = sessions.client(session, service, name)
-        return clients[name]
+        return sessions.shared_client(service, "us-east-1" if client_region == GLOBAL_REGION else client_region)
 
     result = ScopeResult(service=service, region=region, status="ok")
     counter = _Counter()
     threshold = sessions.settings.circuit_breaker_threshold
+    patience = Patience(retries=sessions.settings.throttle_retries,
+                        base_delay_s=sessions.settings.throttle_base_delay_s)
     messages: list[str] = []
     consecutive = 0
     for index, rtype in enumerate(types):
         counter.operation = None
         try:
-            items = collect_type(rtype, client_for, region, counter)
+            items = collect_type(rtype, client_for, region, counter, pool=detail_pool, patience=patience)
         except ReadOnlyViolation:
             raise
         except Exception as exc:
+            operation = getattr(exc, _OPERATION_ATTR, None) or counter.operation
             entry = collection_errors.error_entry(exc, rtype.cfn_type, service,
-                                                  None if region == GLOBAL_REGION else region, counter.operation)
+                                                  None if region == GLOBAL_REGION else region, operation)
             result.errors.append(entry)
             messages.append(f"{rtype.cfn_type}: {error_class(exc)}: {exc}")
             result.error_class = result.error_class or error_class(exc)
@@ -228,6 +328,11 @@ def collect_scope(sessions: AccountSessions, service: str, region: str, types: S
     return result
 
 
+def _scope_weight(types: Sequence[ResourceType]) -> int:
+    """A rough cost of a scope for ordering: its types, with detail calls weighing more."""
+    return sum(1 + 2 * len(t.details) for t in types)
+
+
 def plan_scopes(regions: Sequence[str], types: Sequence[ResourceType] = RESOURCE_TYPES
                 ) -> list[tuple[str, str, tuple[ResourceType, ...]]]:
     """(service, region, types) work units: regional types per region, global ones once."""
@@ -246,6 +351,8 @@ class Collection:
     collected_at: str
     scopes: list[ScopeResult]
     identity_arn: str | None
+    # Per region: the AWS Config recorder found, the types it served, why others fell back to the API.
+    config: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def coverage(self) -> list[dict[str, Any]]:
@@ -298,8 +405,11 @@ def enabled_regions(sessions: AccountSessions) -> list[str]:
 
 
 def default_types(sessions: AccountSessions) -> tuple[ResourceType, ...]:
-    """Every registry type; the simulated account (moto) only the types moto implements."""
-    if sessions.account.simulated:
+    """Every registry type; accounts in the simulator (moto) only the types moto implements.
+
+    moto answers the others with its own built-in data (thousands of public AMI snapshots), not an estate.
+    """
+    if sessions.served_by_simulator:
         return tuple(t for t in RESOURCE_TYPES if t.tested_with == "moto")
     return RESOURCE_TYPES
 
@@ -310,14 +420,23 @@ def collect_account(sessions: AccountSessions, regions: Sequence[str],
     """Collect every scope concurrently; raise only when nothing at all could be read."""
     import datetime as dt
 
+    from inventag_pipeline.aws.config_source import fast_path
+
     types = default_types(sessions) if types is None else types
     started = dt.datetime.fromtimestamp(clock(), dt.timezone.utc)
     sessions.resolve_credentials()
     identity = sessions.verify_identity()
     plan = plan_scopes(regions, types)
-    with ThreadPoolExecutor(max_workers=sessions.settings.max_workers, thread_name_prefix="collect") as pool:
-        futures = [pool.submit(collect_scope, sessions, s, r, ts) for s, r, ts in plan]
-        results = [f.result() for f in futures]
+    fast = fast_path(sessions, regions, plan)  # types AWS Config records leave the plan, already read
+    plan = fast.api_plan
+    settings = sessions.settings
+    with ThreadPoolExecutor(max_workers=settings.detail_workers, thread_name_prefix="detail") as details, \
+            ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="collect") as pool:
+        # Largest scopes first: a long scope started last would otherwise set the wall time alone.
+        ordered = sorted(plan, key=lambda scope: -_scope_weight(scope[2]))
+        futures = {(s, r): pool.submit(collect_scope, sessions, s, r, ts, details) for s, r, ts in ordered}
+        results = [futures[(s, r)].result() for s, r, _ in plan]
+    results = fast.merge(results)
     failed = [r for r in results if r.status != "ok"]
     if results and len(failed) == len(results):
         sample = failed[0]
@@ -334,4 +453,5 @@ def collect_account(sessions: AccountSessions, regions: Sequence[str],
         collected_at=format_timestamp(finished),
         scopes=results,
         identity_arn=identity,
+        config=fast.summary,
     )

@@ -1,18 +1,22 @@
-"""Sessions for one account: credentials resolved once, a fresh guarded session per thread.
+"""Sessions for one account: credentials resolved once, guarded sessions and shared clients.
 
-boto3 sessions and clients are not shared across threads; this factory hands each worker its own
-session built from the same (assumed-role or simulated) credentials, with the read-only guard
-installed, adaptive retries so throttling costs time instead of data, and endpoint overrides
-honoured the way boto3 documents them.
+boto3 sessions are not shared across threads; this factory builds guarded sessions from the same
+(assumed-role or simulated) credentials, with the read-only guard installed, botocore retries so
+throttling costs time instead of data, and endpoint overrides honoured the way boto3 documents them.
+A collection uses one thread-safe client per (service, region), built once under a lock.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import platform
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore
 import botocore.config
 import botocore.credentials
 import botocore.exceptions
@@ -28,26 +32,86 @@ class CredentialsError(RuntimeError):
 
 
 DEFAULT_CIRCUIT_BREAKER_THRESHOLD = 3
+DEFAULT_WORKERS = 16
+DEFAULT_DETAIL_WORKERS = 32
+DEFAULT_THROTTLE_RETRIES = 4
+
+
+def _whole_number_from_env(name: str, default: int, minimum: int, meaning: str) -> int:
+    """A whole-number setting from the environment, read when settings are built; a clear error if invalid."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}{meaning}, got {text!r}")
+    return value
 
 
 def circuit_breaker_threshold_from_env() -> int:
     """`INVENTAG_CIRCUIT_BREAKER_THRESHOLD`, read when settings are built (0 turns the breaker off)."""
-    text = os.environ.get("INVENTAG_CIRCUIT_BREAKER_THRESHOLD", "").strip()
-    if not text:
-        return DEFAULT_CIRCUIT_BREAKER_THRESHOLD
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError(f"INVENTAG_CIRCUIT_BREAKER_THRESHOLD must be a whole number >= 0 (0 = off), got {text!r}")
-    return value
+    return _whole_number_from_env("INVENTAG_CIRCUIT_BREAKER_THRESHOLD", DEFAULT_CIRCUIT_BREAKER_THRESHOLD, 0,
+                                  " (0 = off)")
+
+
+USE_CONFIG_MODES = ("auto", "off")
+
+
+def use_config_from_env() -> str:
+    """`INVENTAG_USE_AWS_CONFIG`: `auto` (default) reads what a recording AWS Config recorder holds, `off` never."""
+    text = os.environ.get("INVENTAG_USE_AWS_CONFIG", "").strip().lower() or "auto"
+    text = {"on": "auto", "true": "auto", "1": "auto", "false": "off", "0": "off"}.get(text, text)
+    if text not in USE_CONFIG_MODES:
+        raise ValueError(f"INVENTAG_USE_AWS_CONFIG must be one of {', '.join(USE_CONFIG_MODES)}, got {text!r}")
+    return text
+
+
+def config_aggregator_from_env() -> str | None:
+    """`INVENTAG_CONFIG_AGGREGATOR`: `NAME` or `NAME@REGION` of an organization's AWS Config aggregator."""
+    return os.environ.get("INVENTAG_CONFIG_AGGREGATOR", "").strip() or None
+
+
+RETRY_MODES = ("standard", "adaptive")
+
+
+def retry_mode_from_env() -> str:
+    """`INVENTAG_RETRY_MODE`: botocore's retry mode, `standard` (default) or `adaptive`."""
+    text = os.environ.get("INVENTAG_RETRY_MODE", "").strip().lower() or "standard"
+    if text not in RETRY_MODES:
+        raise ValueError(f"INVENTAG_RETRY_MODE must be one of {', '.join(RETRY_MODES)}, got {text!r}")
+    return text
+
+
+def workers_from_env() -> int:
+    """`INVENTAG_COLLECT_WORKERS`: (service, region) scopes collected at once per account."""
+    return _whole_number_from_env("INVENTAG_COLLECT_WORKERS", DEFAULT_WORKERS, 1, "")
+
+
+def detail_workers_from_env() -> int:
+    """`INVENTAG_COLLECT_DETAIL_WORKERS`: per-resource detail calls in flight at once per account."""
+    return _whole_number_from_env("INVENTAG_COLLECT_DETAIL_WORKERS", DEFAULT_DETAIL_WORKERS, 1, "")
+
+
+def throttle_retries_from_env() -> int:
+    """`INVENTAG_THROTTLE_RETRIES`: further tries of a call botocore gave up on while throttled."""
+    return _whole_number_from_env("INVENTAG_THROTTLE_RETRIES", DEFAULT_THROTTLE_RETRIES, 0, "")
 
 
 @dataclass(frozen=True)
 class CollectionSettings:
-    max_workers: int = 8
+    # Scopes in flight and detail calls in flight, per account: each call mostly waits on the network,
+    # so these, not CPU, set the speed against AWS (see benchmarks/bench_collect.py).
+    max_workers: int = field(default_factory=workers_from_env)
+    detail_workers: int = field(default_factory=detail_workers_from_env)
     max_attempts: int = 6
+    retry_mode: str = field(default_factory=retry_mode_from_env)
+    # After botocore's own attempts: how often a throttled call is tried again before its type fails,
+    # first after about `throttle_base_delay_s`, then twice as long each time (at most 20 s).
+    throttle_retries: int = field(default_factory=throttle_retries_from_env)
+    throttle_base_delay_s: float = 1.0
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     simulator_url: str = "http://127.0.0.1:5555"
@@ -56,6 +120,19 @@ class CollectionSettings:
     # Lifetime of an assumed-role session; botocore refreshes it before expiry, so a collection that
     # outlives it keeps working.
     role_session_seconds: int = 3600
+    # AWS Config fast path and past days (aws/config_source.py): "auto" or "off".
+    use_config: str = field(default_factory=use_config_from_env)
+    # Query this aggregator (with the base credentials) instead of each region's recorder.
+    config_aggregator: str | None = field(default_factory=config_aggregator_from_env)
+
+
+def user_agent() -> str:
+    """`inventag-pipeline/<version> Botocore/<version> Python/<version>`."""
+    try:
+        version = importlib.metadata.version("inventag-pipeline")
+    except importlib.metadata.PackageNotFoundError:
+        version = "0+unknown"
+    return f"inventag-pipeline/{version} Botocore/{botocore.__version__} Python/{platform.python_version()}"
 
 
 def endpoint_for(service: str, fallback: str | None) -> str | None:
@@ -74,14 +151,20 @@ class AccountSessions:
         self.guard = ReadOnlyGuard(self.audit)
         self._credentials: dict[str, str] | None = None
         self._role_credentials: botocore.credentials.RefreshableCredentials | None = None
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
+        self._shared_session: boto3.session.Session | None = None
         # One loader for all sessions: service models are parsed once, not once per thread.
         self._loader = botocore.loaders.create_loader()
         self.client_config = botocore.config.Config(
-            retries={"mode": "adaptive", "max_attempts": settings.max_attempts},
+            retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
-            user_agent_extra="inventag-pipeline",
-            max_pool_connections=max(10, settings.max_workers),
+            # A fixed User-Agent: names the tool in CloudTrail, and spares botocore rebuilding and
+            # sanitising its many-part default on every request (about a tenth of a collection's CPU).
+            user_agent=user_agent(),
+            # A scope's client carries all of its type's detail calls at once: one connection each.
+            max_pool_connections=max(10, settings.detail_workers + 2),
         )
 
     def _new_session(self, credentials: dict[str, str] | None) -> boto3.session.Session:
@@ -95,6 +178,12 @@ class AccountSessions:
 
     def _endpoint(self, service: str) -> str | None:
         return endpoint_for(service, self.settings.simulator_url if self.account.simulated else None)
+
+    @property
+    def served_by_simulator(self) -> bool:
+        """The simulated account, or an account whose AWS endpoint is the simulator (the demo's organization)."""
+        simulator = self.settings.simulator_url.rstrip("/")
+        return self.account.simulated or (self._endpoint("ec2") or "").rstrip("/") == simulator
 
     def resolve_credentials(self) -> None:
         """Resolve credentials once: simulated keys, the ambient chain, or the account's role."""
@@ -141,6 +230,26 @@ class AccountSessions:
         return session.client(
             service, region_name=region, endpoint_url=self._endpoint(service), config=self.client_config
         )
+
+    def shared_client(self, service: str, region: str) -> Any:
+        """The collection's one client for (service, region), used by every thread that needs it.
+
+        Built clients are thread-safe, but building one (and its session) is not and costs milliseconds
+        of CPU, which at hundreds of scopes and thousands of calls is most of a collection's CPU. Sharing
+        also gives each (service, region) one retry quota (and, in adaptive mode, one rate limiter), as AWS
+        throttles per API and region.
+        Call after `resolve_credentials`.
+        """
+        key = (service, region)
+        found = self._clients.get(key)
+        if found is not None:
+            return found
+        with self._clients_lock:
+            if key not in self._clients:
+                if self._shared_session is None:
+                    self._shared_session = self.session()
+                self._clients[key] = self.client(self._shared_session, service, region)
+            return self._clients[key]
 
     def verify_identity(self) -> str:
         """`sts:GetCallerIdentity` with the resolved credentials; the account must be the one asked for."""

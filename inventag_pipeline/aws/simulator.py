@@ -33,6 +33,8 @@ SIMULATED_REGIONS = ("us-east-1", "eu-west-1")
 _GLOBAL = "global"
 
 _CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# The role AWS Organizations creates in accounts it creates; the simulator seeds members through it.
+MEMBER_ACCESS_ROLE = "OrganizationAccountAccessRole"
 _PREFERRED_AMI = "ami-12c6146b"  # Amazon Linux AMI that ships in moto's built-in image list
 _DUMMY_DB_PASSWORD = "simulated-only-Passw0rd"  # moto stores it; it never leaves the fake account
 
@@ -413,8 +415,10 @@ def _region_code(region: str) -> str:
     return f"{parts[0]}{parts[1][0]}{parts[-1]}"
 
 
-def _bucket_name(base: str, region: str) -> str:
-    return f"acme-{base}-{_region_code(region)}"
+def _bucket_name(base: str, region: str, account_id: str = SIMULATED_ACCOUNT_ID) -> str:
+    """Bucket names are global across accounts: another account's carry the end of its id."""
+    suffix = "" if account_id == SIMULATED_ACCOUNT_ID else f"-{account_id[-4:]}"
+    return f"acme-{base}-{_region_code(region)}{suffix}"
 
 
 def _trust_policy(service: str | None) -> str:
@@ -449,13 +453,18 @@ class SimulatedAccount:
     """Seeds and mutates a fixed, realistic estate in a moto server.
 
     ``regions[0]`` is the primary region (most day-2/3 changes), ``regions[-1]`` the secondary one.
+    With an ``account_id`` other than the default, the estate goes into that account of the same moto
+    server, reached the way an organization's management account reaches a member: by assuming the
+    member's ``OrganizationAccountAccessRole`` (moto keeps one isolated backend per account id).
     """
 
-    def __init__(self, endpoint_url: str, regions: Sequence[str] = SIMULATED_REGIONS) -> None:
+    def __init__(self, endpoint_url: str, regions: Sequence[str] = SIMULATED_REGIONS,
+                 account_id: str = SIMULATED_ACCOUNT_ID) -> None:
         if not regions:
             raise ValueError("at least one region is required")
         self.endpoint_url = endpoint_url.rstrip("/")
         self.regions: tuple[str, ...] = tuple(regions)
+        self.account_id = account_id
         # Ignore AWS_PROFILE/AWS_DEFAULT_PROFILE: a developer's profile (or a missing one) must not leak into
         # the fake account; credentials, region and endpoint are all explicit anyway.
         isolated = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
@@ -463,8 +472,24 @@ class SimulatedAccount:
         # Bypass any HTTP(S)_PROXY for a local moto server: a corporate proxy cannot reach 127.0.0.1.
         self._config = Config(retries={"max_attempts": 2, "mode": "standard"},
                               proxies={} if _is_loopback(endpoint_url) else None)
+        if account_id != SIMULATED_ACCOUNT_ID:
+            self._session = self._member_session()
         self._clients: dict[tuple[str, str], Any] = {}
         self._created: list[tuple[str, str, str]] = []  # (resource type, region, locator) created by us
+
+    def _member_session(self) -> boto3.session.Session:
+        sts = self._session.client("sts", region_name=self.primary, endpoint_url=self.endpoint_url,
+                                   config=self._config)
+        role = f"arn:aws:iam::{self.account_id}:role/{MEMBER_ACCESS_ROLE}"
+        creds = sts.assume_role(RoleArn=role, RoleSessionName="inventag-simulator")["Credentials"]
+        # A botocore session serves one boto3 session (boto3 registers its handlers on it).
+        isolated = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+        return boto3.session.Session(
+            botocore_session=isolated, aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+
+    def bucket_name(self, base: str, region: str) -> str:
+        return _bucket_name(base, region, self.account_id)
 
     @property
     def primary(self) -> str:
@@ -510,7 +535,9 @@ class SimulatedAccount:
             ) from None
         policy_arns: dict[str, str] = {}
         for name, (owner, statements) in _POLICIES.items():
-            document = json.dumps({"Version": "2012-10-17", "Statement": statements})
+            # The documents name the account's own ARNs.
+            document = json.dumps({"Version": "2012-10-17", "Statement": statements}).replace(
+                SIMULATED_ACCOUNT_ID, self.account_id)
             arn = iam.create_policy(PolicyName=name, PolicyDocument=document, Description=f"acme {name}",
                                     Tags=_kv(_tags(_PROD, owner)))["Policy"]["Arn"]
             policy_arns[name] = arn
@@ -533,6 +560,20 @@ class SimulatedAccount:
             for arn in arns((), user.customer):
                 iam.attach_user_policy(UserName=user.name, PolicyArn=arn)
             self._record("AWS::IAM::User", _GLOBAL, user.name)
+
+    def grant_collection_role(self, role_name: str, trusted_account_id: str, external_id: str | None = None) -> str:
+        """The read-only role a collector assumes from `trusted_account_id` (as an operator would create it)."""
+        statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{trusted_account_id}:root"},
+                                     "Action": "sts:AssumeRole"}
+        if external_id:
+            statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
+        iam = self.client("iam", _GLOBAL)
+        arn = iam.create_role(RoleName=role_name, Description="inventag-pipeline read-only collection",
+                              AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+                              Tags=_kv(_tags(_PROD, _SECURITY)))["Role"]["Arn"]
+        iam.attach_role_policy(RoleName=role_name, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+        self._record("AWS::IAM::Role", _GLOBAL, role_name)
+        return arn
 
     def _create_role(self, role: _Role, policy_arns: Iterable[str]) -> None:
         iam = self.client("iam", _GLOBAL)
@@ -658,7 +699,7 @@ class SimulatedAccount:
     def _seed_s3(self, region: str, key_arns: dict[str, str]) -> None:
         s3 = self.client("s3", region)
         for spec in _BUCKETS:
-            bucket = _bucket_name(spec.base, region)
+            bucket = self.bucket_name(spec.base, region)
             self._create_bucket(region, bucket, _tags(spec.env, spec.owner, omit=spec.omit))
             if spec.public_access_block:
                 s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
@@ -725,7 +766,7 @@ class SimulatedAccount:
                 }
             lam.create_function(
                 FunctionName=fn.name, Runtime="python3.12", Handler="handler.handler",
-                Role=f"arn:aws:iam::{SIMULATED_ACCOUNT_ID}:role/{fn.role}", Code={"ZipFile": code},
+                Role=f"arn:aws:iam::{self.account_id}:role/{fn.role}", Code={"ZipFile": code},
                 Description=fn.description, MemorySize=fn.memory, Timeout=fn.timeout,
                 Environment={"Variables": {"LOG_LEVEL": "INFO", "APP_ENV": fn.env}},
                 Tags=_tags(fn.env, fn.owner, omit=fn.omit), **extra)
@@ -756,7 +797,7 @@ class SimulatedAccount:
         attributes = {"MessageRetentionPeriod": str(queue.retention_days * 86400),
                       "VisibilityTimeout": str(queue.visibility_timeout), "SqsManagedSseEnabled": "true"}
         if queue.dlq:
-            dlq_arn = f"arn:aws:sqs:{region}:{SIMULATED_ACCOUNT_ID}:{queue.dlq}"
+            dlq_arn = f"arn:aws:sqs:{region}:{self.account_id}:{queue.dlq}"
             attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
         sqs.create_queue(QueueName=queue.name, Attributes=attributes,
                          tags=_tags(queue.env, queue.owner, omit=queue.omit))
@@ -861,7 +902,7 @@ def _d2_open_ssh_to_world(sim: SimulatedAccount, apply: bool) -> InjectedChange:
 @_day(2)
 def _d2_drop_public_access_block(sim: SimulatedAccount, apply: bool) -> InjectedChange:
     region = sim.primary
-    bucket = _bucket_name("prod-web-assets", region)
+    bucket = sim.bucket_name("prod-web-assets", region)
     if apply:
         sim.client("s3", region).delete_public_access_block(Bucket=bucket)
     return _change(2, "AWS::S3::Bucket", bucket, region, "modified",
@@ -940,7 +981,7 @@ def _d2_subnet_ip_count(sim: SimulatedAccount, apply: bool) -> InjectedChange:
 @_day(2)
 def _d2_add_role(sim: SimulatedAccount, apply: bool) -> InjectedChange:
     if apply:
-        policy = f"arn:aws:iam::{SIMULATED_ACCOUNT_ID}:policy/data-lake-write"
+        policy = f"arn:aws:iam::{sim.account_id}:policy/data-lake-write"
         sim._create_role(_Role("data-pipeline-role", "lambda.amazonaws.com", (), (), _DATA),
                          [f"arn:aws:iam::aws:policy/{_LAMBDA_BASIC}", policy])
     return _change(2, "AWS::IAM::Role", "data-pipeline-role", _GLOBAL, "added",
@@ -976,7 +1017,7 @@ def _d2_delete_table(sim: SimulatedAccount, apply: bool) -> InjectedChange:
 def _d2_delete_topic(sim: SimulatedAccount, apply: bool) -> InjectedChange:
     region = sim.primary
     if apply:
-        arn = f"arn:aws:sns:{region}:{SIMULATED_ACCOUNT_ID}:staging-alerts"
+        arn = f"arn:aws:sns:{region}:{sim.account_id}:staging-alerts"
         sim.client("sns", region).delete_topic(TopicArn=arn)
     return _change(2, "AWS::SNS::Topic", "staging-alerts", region, "removed",
                    "SNS topic staging-alerts was deleted")
@@ -1135,7 +1176,7 @@ def _d3_add_key(sim: SimulatedAccount, apply: bool) -> InjectedChange:
 @_day(3)
 def _d3_add_bucket(sim: SimulatedAccount, apply: bool) -> InjectedChange:
     region = sim.primary
-    bucket = _bucket_name("audit-logs", region)
+    bucket = sim.bucket_name("audit-logs", region)
     if apply:
         sim._create_bucket(region, bucket, _tags(_PROD, _SECURITY))
         sim.client("s3", region).put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
@@ -1204,26 +1245,29 @@ class SimulatorServer:
         werkzeug_log = logging.getLogger("werkzeug")
         if werkzeug_log.level == logging.NOTSET:
             werkzeug_log.setLevel(logging.WARNING)
-        # The baseline attaches AWS-managed policies (AdministratorAccess, AWSLambdaBasicExecutionRole...),
-        # which moto only knows when asked to load them; the flag is read when the IAM backend is built,
-        # i.e. on the reset below or lazily on the first IAM call. Restored by stop().
         iam_config = default_user_config.setdefault("iam", {})
         self._saved_iam_flag = iam_config.get("load_aws_managed_policies", False)
-        iam_config["load_aws_managed_policies"] = True
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         server.start()
         self._server = server
         host, port = server.get_host_and_port()
         self._url = f"http://{host}:{port}"
         if self.reset:
+            # moto's reset rebuilds every account's backends before dropping them all; with AWS-managed
+            # policies switched on, that is seconds per account the process has seen (18 s for seven
+            # on a busy machine), so they are switched on only after it.
             request = urllib.request.Request(f"{self._url}/moto-api/reset", method="POST")
             opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
             try:
-                with opener.open(request, timeout=10) as response:
+                with opener.open(request, timeout=30) as response:
                     response.read()
             except BaseException:
                 self.stop()  # do not leave a half-started server behind
                 raise
+        # The baseline attaches AWS-managed policies (AdministratorAccess, AWSLambdaBasicExecutionRole...),
+        # which moto only knows when asked to load them; the flag is read when an account's IAM backend is
+        # built, lazily on its first IAM call. Restored by stop().
+        iam_config["load_aws_managed_policies"] = True
         return self
 
     def stop(self) -> None:
