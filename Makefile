@@ -23,6 +23,15 @@ test: install
 dev: install
 	$(BIN)/inventag dev
 
+# A simulated organization (management account + two members through assume-role): one partition per
+# account and day in the UI.
+.PHONY: demo-accounts dev-accounts
+demo-accounts: install
+	$(BIN)/inventag demo --accounts 3
+
+dev-accounts: install
+	$(BIN)/inventag dev --accounts 3
+
 lint: install
 	$(BIN)/ruff check .
 
