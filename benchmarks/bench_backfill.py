@@ -546,8 +546,9 @@ def _bench(args: argparse.Namespace, workdir: Path, store: Path, env: dict[str, 
                                        enumerate(zip(row, widths, strict=True))))
     print(f"\nload average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     target = 15 * 60
-    print(f"\ntarget: backfill <= {target} s: {'met' if first['wall_s'] <= target else 'MISSED'} "
-          f"({first['wall_s']:.0f} s)")
+    if partitions >= 3650:
+        print(f"target: 365 x 10 backfilled in <= {target} s: {'met' if first['wall_s'] <= target else 'MISSED'} "
+              f"({first['wall_s']:.0f} s wall)")
     return 0 if ok else 1
 
 
