@@ -17,6 +17,9 @@ IDS = [account_id for account_id, _ in ORGANIZATION]
 def test_three_accounts_are_partitions_each_collected_through_its_own_credentials(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("INVENTAG_STORAGE_URI", str(tmp_path / "store"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))  # the demo points it at its state; restored after
+    # moto runs in this process and shares its interpreter lock: more threads would only add switching.
+    monkeypatch.setenv("INVENTAG_COLLECT_WORKERS", "4")
+    monkeypatch.setenv("INVENTAG_COLLECT_DETAIL_WORKERS", "4")
     dates = demo_dates(2)
     # An in-memory instance: the demo's own runs on a persistent one are what `make dev-accounts` shows.
     with SimulatorServer() as server, DagsterInstance.ephemeral() as instance, \
