@@ -8,6 +8,7 @@ HTTP requests that actually left the process and name each operation from the wi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import http.client
 import http.server
 import re
@@ -40,7 +41,9 @@ MUTATING_VERBS = (
 MOTO_TYPES = [t for t in RESOURCE_TYPES if t.tested_with == "moto"]  # what the simulated account collects
 
 
+@functools.cache
 def _model(service: str):
+    # Cached: a fresh botocore session loads and parses the service model every time.
     return botocore.session.get_session().get_service_model(service)
 
 
