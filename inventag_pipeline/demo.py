@@ -129,7 +129,6 @@ def run_demo_on(account: Any, *, days: int = 3, state_dir: Path = PROJECT_STATE,
 
 def _run_days(account: Any, instance: Any, assets: list[Any], store: Any, storage_uri: str, dates: list[str],
               steps: Any) -> int:
-    from dagster import materialize
 
     from inventag_pipeline.partitions import ACCOUNTS_PARTITION, partition_key
     from inventag_pipeline.resources import (
@@ -156,24 +155,36 @@ def _run_days(account: Any, instance: Any, assets: list[Any], store: Any, storag
     }
     for index, date in enumerate(dates, start=1):
         injected = account.apply_day(index) if index > 1 else []
-        t0 = time.perf_counter()
-        # Errors are reported below, once, instead of Dagster's console traces: a breached compliance
-        # gate fails its step by design and is not a broken run.
-        result = materialize(assets, partition_key=partition_key(SIMULATED_ACCOUNT_ID, date),
-                             instance=instance, resources=resources, raise_on_error=False,
-                             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
-        elapsed = time.perf_counter() - t0
-        broken = [e for e in result.get_step_failure_events() if not _is_gate_breach(e)]
+        elapsed, broken = _materialize_day(assets, partition_key(SIMULATED_ACCOUNT_ID, date), instance, resources)
         if broken:
-            print(f"Day {index} ({date}): the run FAILED; see the Dagster UI (make dev) for the error.")
-            for event in broken:
-                error = event.step_failure_data.error
-                print(f"  {event.step_key}: {error.message.strip() if error else 'unknown error'}")
+            _print_failure(f"Day {index} ({date})", "make dev", broken, "  ")
             return 1
         all_ok &= _print_day(store, Partition(SIMULATED_ACCOUNT_ID, date), index, injected, elapsed, steps)
     print("Next: `make dev` opens the Dagster UI (http://127.0.0.1:3000) on this history; "
           "query the Parquet with pandas, DuckDB or Athena (see README).")
     return 0 if all_ok else 1
+
+
+def _materialize_day(assets: list, key: str, instance: Any, resources: dict) -> tuple[float, list]:
+    """One partition's chain; returns its seconds and the step failures that are not a gate breach.
+
+    Errors are reported by the caller, once, instead of Dagster's console traces: a breached
+    compliance gate fails its step by design and is not a broken run.
+    """
+    from dagster import materialize
+
+    started = time.perf_counter()
+    result = materialize(assets, partition_key=key, instance=instance, resources=resources, raise_on_error=False,
+                         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+    elapsed = time.perf_counter() - started
+    return elapsed, [e for e in result.get_step_failure_events() if not _is_gate_breach(e)]
+
+
+def _print_failure(label: str, ui_command: str, broken: list, indent: str) -> None:
+    print(f"{label}: the run FAILED; see the Dagster UI ({ui_command}) for the error.")
+    for event in broken:
+        error = event.step_failure_data.error
+        print(f"{indent}{event.step_key}: {error.message.strip() if error else 'unknown error'}")
 
 
 @dataclass
@@ -293,7 +304,6 @@ def run_organization_demo_on(org: Organization, *, days: int = 3, state_dir: Pat
 
 def _run_organization_days(org: Organization, instance: Any, assets: list[Any], store: Any, storage_uri: str,
                            accounts_file: Path, dates: list[str], steps: Any) -> int:
-    from dagster import materialize
 
     from inventag_pipeline.partitions import ACCOUNTS_PARTITION, partition_key
     from inventag_pipeline.resources import (
@@ -326,17 +336,9 @@ def _run_organization_days(org: Organization, instance: Any, assets: list[Any], 
         print(f"Day {index} — {date}")
         for account_id, name, sim in org.accounts:
             injected = sim.apply_day(index) if index > 1 else []
-            t0 = time.perf_counter()
-            result = materialize(assets, partition_key=partition_key(account_id, date), instance=instance,
-                                 resources=resources, raise_on_error=False,
-                                 run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
-            elapsed = time.perf_counter() - t0
-            broken = [e for e in result.get_step_failure_events() if not _is_gate_breach(e)]
+            elapsed, broken = _materialize_day(assets, partition_key(account_id, date), instance, resources)
             if broken:
-                print(f"  {name} ({account_id}): the run FAILED; see the Dagster UI (make dev-accounts).")
-                for event in broken:
-                    error = event.step_failure_data.error
-                    print(f"    {event.step_key}: {error.message.strip() if error else 'unknown error'}")
+                _print_failure(f"  {name} ({account_id})", "make dev-accounts", broken, "    ")
                 return 1
             all_ok &= _print_account_day(store, Partition(account_id, date), name, injected, elapsed, steps)
         print()
