@@ -1,10 +1,12 @@
 """Partitions (DESIGN §2): day x account, keys `ACCOUNT|YYYY-MM-DD`."""
 
 
+import datetime as dt
 import os
 import warnings
 
 from dagster import (
+    AutomationCondition,
     BackfillPolicy,
     DailyPartitionsDefinition,
     DynamicPartitionsDefinition,
@@ -48,3 +50,15 @@ def split_key(key: str | MultiPartitionKey) -> tuple[str, str]:
         return dims["account"], dims["date"]
     account, date = str(key).split("|", 1)
     return account, date
+
+
+def after_recent_upstream(days: int, label: str) -> AutomationCondition:
+    """Run once the partition's dependencies are updated and settled, for the last `days` days only,
+    so a backfill of last year never triggers deliveries or paid API calls on its own."""
+    return (
+        AutomationCondition.in_latest_time_window(lookback_delta=dt.timedelta(days=days))
+        & AutomationCondition.any_deps_updated().since_last_handled()
+        & ~AutomationCondition.any_deps_missing()
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    ).with_label(label)

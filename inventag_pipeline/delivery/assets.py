@@ -13,13 +13,11 @@ dagster-aws's S3Resource, outside the read-only collection session.
 """
 
 
-import datetime as dt
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster import (
     AssetExecutionContext,
-    AutomationCondition,
     Backoff,
     Failure,
     MaterializeResult,
@@ -53,20 +51,14 @@ from inventag_pipeline.inventory.assets import (
     partition_of,
     raw_inventory,
 )
-from inventag_pipeline.partitions import inventory_partitions
+from inventag_pipeline.partitions import after_recent_upstream, inventory_partitions
 from inventag_pipeline.resources import InventoryStoreResource
 
 GROUP = "delivery"
 # Only recent days deliver on their own: a backfill of last year must not page anyone.
 RECENT_DAYS = 3
 
-DELIVERY_AUTOMATION = (
-    AutomationCondition.in_latest_time_window(lookback_delta=dt.timedelta(days=RECENT_DAYS))
-    & AutomationCondition.any_deps_updated().since_last_handled()
-    & ~AutomationCondition.any_deps_missing()
-    & ~AutomationCondition.any_deps_in_progress()
-    & ~AutomationCondition.in_progress()
-).with_label(f"after the day's chain, last {RECENT_DAYS} days")
+DELIVERY_AUTOMATION = after_recent_upstream(RECENT_DAYS, f"after the day's chain, last {RECENT_DAYS} days")
 
 DELIVERY_ASSET: dict[str, Any] = {
     "partitions_def": inventory_partitions,

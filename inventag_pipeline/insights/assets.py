@@ -6,7 +6,6 @@ own: by hand, by a backfill, or by their automation condition once the automatio
 `inventory_overview` is one table over every account's newest documents.
 """
 
-import datetime as dt
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -57,7 +56,7 @@ from inventag_pipeline.inventory.assets import (
     materialize_partitions,
     raw_inventory,
 )
-from inventag_pipeline.partitions import DOWNSTREAM_BACKFILL_POLICY, inventory_partitions
+from inventag_pipeline.partitions import DOWNSTREAM_BACKFILL_POLICY, after_recent_upstream, inventory_partitions
 from inventag_pipeline.resources import AwsInventoryResource, InventoryStoreResource
 from inventag_pipeline.store.store import InventoryStore, Partition
 
@@ -66,13 +65,7 @@ RECENT_DAYS = 3
 
 # After the day's snapshot, for recent days only: a backfill of last year must not call Cost Explorer
 # a thousand times on its own.
-AFTER_SNAPSHOT = (
-    AutomationCondition.in_latest_time_window(lookback_delta=dt.timedelta(days=RECENT_DAYS))
-    & AutomationCondition.any_deps_updated().since_last_handled()
-    & ~AutomationCondition.any_deps_missing()
-    & ~AutomationCondition.any_deps_in_progress()
-    & ~AutomationCondition.in_progress()
-).with_label(f"after the day's snapshot, last {RECENT_DAYS} days")
+AFTER_SNAPSHOT = after_recent_upstream(RECENT_DAYS, f"after the day's snapshot, last {RECENT_DAYS} days")
 
 # Not `eager()`: its "no dependency missing" clause never holds for a table over all partitions, where past
 # days that were never collected stay missing for good.
