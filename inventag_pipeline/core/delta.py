@@ -386,8 +386,8 @@ class DeltaEngine:
             removed=removed,
             suppressed=suppressed,
         )
-        part.added_hints, part.added_docs = _hints(added, new, self)
-        part.removed_hints, part.removed_docs = _hints(removed, old, self)
+        part.added_hints, part.added_docs = _hints(added, new)
+        part.removed_hints, part.removed_docs = _hints(removed, old)
         # Tag compliance: counts over the range, and the rows present on both days whose verdict flipped.
         old_mask = required_tags_mask(o.column("tags"), self.required_tags)
         new_mask = required_tags_mask(n.column("tags"), self.required_tags)
@@ -395,9 +395,8 @@ class DeltaEngine:
         before = pc.take(pa.array(old_mask), position)
         after = pa.array(new_mask)
         arns = n.column("arn")
-        in_both = pc.is_valid(position)
-        part.newly_compliant = arns.filter(pc.and_(in_both, pc.and_(pc.invert(before), after))).to_pylist()
-        part.newly_non_compliant = arns.filter(pc.and_(in_both, pc.and_(before, pc.invert(after)))).to_pylist()
+        part.newly_compliant = arns.filter(pc.and_(in_old, pc.and_(pc.invert(before), after))).to_pylist()
+        part.newly_non_compliant = arns.filter(pc.and_(in_old, pc.and_(before, pc.invert(after)))).to_pylist()
         return part
 
     def _modified_rows(self, old: SnapshotRows, new: SnapshotRows, modified: list[dict[str, Any]],
@@ -623,7 +622,7 @@ def _identity_hint(rec: Mapping[str, Any], doc: Mapping[str, Any], unique: set[t
     return None
 
 
-def _hints(records: list[dict[str, Any]], rows: SnapshotRows, engine: DeltaEngine
+def _hints(records: list[dict[str, Any]], rows: SnapshotRows
            ) -> tuple[dict[tuple, list[str]], dict[str, dict[str, Any]]]:
     """Identity hints of added (or removed) resources: hint -> ARNs, plus the hinted rows' documents."""
     if not records:
