@@ -1,6 +1,6 @@
 """The Dagster code location: `defs`."""
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from inventag_pipeline.compliance.assets import compliance_report, security_findings, tag_compliance
 from inventag_pipeline.delivery import DELIVERY_ASSETS, DELIVERY_RESOURCES
@@ -22,7 +22,11 @@ from inventag_pipeline.resources import (
     TagPolicyResource,
 )
 
+# One account-day's chain is sequential and its steps take well under a second each, so a run executes
+# them in its own process: the multiprocess executor would start a Python process per step, about 14 s
+# of CPU per run for no parallelism (benchmarks/README.md, "run start-up").
 defs = Definitions(
+    executor=in_process_executor,
     assets=[raw_inventory, inventory_snapshot, inventory_delta, changelog, tag_compliance, security_findings,
             compliance_report, *OPERATIONS_ASSETS, *DELIVERY_ASSETS, *INSIGHTS_ASSETS],
     jobs=[daily_inventory_job, *OPERATIONS_JOBS],
