@@ -160,6 +160,7 @@ def _run_days(account: Any, instance: Any, assets: list[Any], store: Any, storag
             _print_failure(f"Day {index} ({date})", "make dev", broken, "  ")
             return 1
         all_ok &= _print_day(store, Partition(SIMULATED_ACCOUNT_ID, date), index, injected, elapsed, steps)
+    all_ok &= _print_validation(store, [SIMULATED_ACCOUNT_ID])
     print("Next: `make dev` opens the Dagster UI (http://127.0.0.1:3000) on this history; "
           "query the Parquet with pandas, DuckDB or Athena (see README).")
     return 0 if all_ok else 1
@@ -342,11 +343,27 @@ def _run_organization_days(org: Organization, instance: Any, assets: list[Any], 
                 return 1
             all_ok &= _print_account_day(store, Partition(account_id, date), name, injected, elapsed, steps)
         print()
+    all_ok &= _print_validation(store, org.ids)
     print(f"{len(org.accounts)} accounts x {len(dates)} days = {len(org.accounts) * len(dates)} partitions "
           f"({', '.join(partition_key(org.ids[0], d) for d in dates[:1])}, ...).")
     print("Next: `make dev-accounts` opens the Dagster UI (http://127.0.0.1:3000) with one partition per "
           "account and day.")
     return 0 if all_ok else 1
+
+
+def _print_validation(store: Any, accounts: Sequence[str]) -> bool:
+    """What `inventag validate` says about the accounts just written: every checksum and required file."""
+    from inventag_pipeline.integrity import validate_store
+
+    report = validate_store(store, accounts)
+    c, counts = report.checked, report.counts()
+    print(f"Store check (`inventag validate`): {'OK' if report.ok else 'FAILED'} — {c['partitions']} partitions, "
+          f"{c['files']} files, {c['checksums']} snapshot checksums verified; {counts['error']} errors, "
+          f"{counts['warning']} warnings")
+    for problem in report.problems[:10]:
+        print(f"  {problem.render()}")
+    print()
+    return report.ok
 
 
 def _print_account_day(store: Any, part: Any, name: str, injected: Sequence[Any], elapsed: float,
