@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from inventag_pipeline.core.accounts import AccountsConfigError, load_accounts
 
@@ -230,16 +231,39 @@ def _types(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warm_pandas_import() -> threading.Thread:
+def _warm_pandas_import() -> threading.Thread | None:
     """pyarrow imports pandas on its first conversion of a Python list (a quarter of a second).
 
     Importing it on a side thread overlaps that with reading and checksumming the snapshots,
     which run in C with the interpreter lock released. Join the thread before the delta forks its
-    workers: a child forked mid-import would wait forever on the module's lock.
+    workers: a child forked mid-import would wait forever on the module's lock. Nothing to do when
+    pandas is loaded already, or hidden by `_hide_pandas_from_pyarrow`.
     """
+    if "pandas" in sys.modules or any(isinstance(finder, _PandasHidden) for finder in sys.meta_path):
+        return None
     thread = threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True)
     thread.start()
     return thread
+
+
+def _hide_pandas_from_pyarrow() -> None:
+    """Spare a one-shot `inventag diff` process the pandas import.
+
+    pyarrow imports pandas the first time it converts a Python list, only to ask whether the list
+    is a pandas object; the diff never uses pandas. When the import fails, pyarrow records "no
+    pandas" and goes on. Only for a process that exits after the diff: pyarrow keeps that answer.
+    """
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _PandasHidden())
+
+
+class _PandasHidden:
+    """An import finder that makes `import pandas` fail (a module set to None in sys.modules is not
+    enough: pyarrow's compiled import takes the None for the module)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError("pandas is not loaded by a one-shot `inventag diff`", name=name)
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -268,7 +292,8 @@ def _diff(args: argparse.Namespace) -> int:
             print(f"inventag diff: {exc}", file=sys.stderr)
             return 2
         engine = DeltaEngine(Classifier().with_overrides(rules, ignore))
-    warming.join()
+    if warming is not None:
+        warming.join()
     result = engine.compute(
         old, new,
         old_coverage=old_manifest.get("coverage", []), new_coverage=new_manifest.get("coverage", []),
@@ -449,8 +474,11 @@ def run() -> None:
     to flush once its files are closed, and freeing a million resources' objects one by one only
     makes the user wait (about 0.1 s at 100 k resources, a second at 1 M).
     """
+    one_shot_diff = len(sys.argv) > 1 and sys.argv[1] == "diff"
+    if one_shot_diff:
+        _hide_pandas_from_pyarrow()
     code = main()
-    if len(sys.argv) > 1 and sys.argv[1] == "diff":
+    if one_shot_diff:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

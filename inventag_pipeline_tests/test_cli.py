@@ -191,6 +191,29 @@ def test_the_console_entry_point_keeps_the_exit_code_and_the_output_of_a_diff(tm
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("1 resource changes in account")
     assert json.loads((tmp_path / "d" / "summary.json").read_text())["counts"]["change_type"]["added"] == 1
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [
+        "attribute_changes.parquet", "changelog.html", "changelog.json", "changelog.md", "resource_changes.parquet",
+        "summary.json"]
     failed = subprocess.run([sys.executable, "-c", entry, "diff", str(tmp_path / "nope.parquet"), str(new),
                              "--out", str(tmp_path / "e")], capture_output=True, text=True, timeout=120)
     assert failed.returncode != 0 and "does not exist" in failed.stderr
+
+
+def test_a_one_shot_diff_never_imports_pandas_yet_writes_the_same_files_as_in_process(tmp_path):
+    """pyarrow would import pandas (a quarter second) only to ask whether a list is a pandas object."""
+    import subprocess
+    import sys
+
+    old, new = tmp_path / "old.parquet", tmp_path / "new.parquet"
+    _write(old, [queue("q1"), queue("q2")])
+    _write(new, [queue("q1", tags={"Owner": "x"}), queue("q3")])
+    entry = "import sys; from inventag_pipeline.cli import run; sys.argv[0] = 'inventag'; run()"
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", entry, "diff", str(old), str(new),
+                           "--out", str(tmp_path / "shot")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "pyarrow.lib" in imported and "pandas.core" not in imported  # `pandas` itself: the refused attempt
+    assert "Traceback" not in done.stderr
+    assert main(["diff", str(old), str(new), "--out", str(tmp_path / "in_process")]) == 0
+    for name in ("summary.json", "changelog.md", "changelog.json"):
+        assert (tmp_path / "shot" / name).read_text() == (tmp_path / "in_process" / name).read_text(), name

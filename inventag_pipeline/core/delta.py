@@ -703,15 +703,14 @@ def cascade_risks(rows: Sequence[Mapping[str, Any]], old: pa.Table | None, new: 
         if not subset or table is None or edges is None or edges.num_rows == 0:
             continue
         ids = _ids_for(table, [r["arn"] for r in subset])
-        refs = edges.to_pandas()
-        refs = refs[refs["target_ref"].isin(set(ids))]
-        if refs.empty:
-            continue
-        refs = refs.assign(target_arn=refs["target_ref"].map(ids))
-        grouped = refs.groupby("target_arn")["source_arn"].apply(lambda s: sorted(set(s)))
+        refs = edges.filter(pc.is_in(edges.column("target_ref"), value_set=pa.array(list(ids), pa.string())))
+        grouped: dict[str, set[str]] = {}
+        for source, target in zip(refs.column("source_arn").to_pylist(), refs.column("target_ref").to_pylist(),
+                                  strict=True):
+            grouped.setdefault(ids[target], set()).add(source)
         for r in subset:
-            if r["arn"] in grouped.index:
-                dependents = [d for d in grouped[r["arn"]] if d != r["arn"]]
+            if r["arn"] in grouped:
+                dependents = sorted(d for d in grouped[r["arn"]] if d != r["arn"])
                 if not dependents:
                     continue
                 out.append({
