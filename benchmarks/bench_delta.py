@@ -64,7 +64,7 @@ def inventag_command() -> list[str]:
 
 def import_overhead(workdir: Path) -> dict[str, Any]:
     """What every `inventag diff` pays before reading a byte: interpreter start and imports."""
-    code = ("import pyarrow.parquet, pandas, inventag_pipeline.cli, inventag_pipeline.core.delta, "
+    code = ("import pyarrow.parquet, inventag_pipeline.cli, inventag_pipeline.core.delta, "
             "inventag_pipeline.core.changelog")
     return measure([sys.executable, "-c", code], workdir / "imports.log")
 

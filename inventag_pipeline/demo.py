@@ -425,8 +425,8 @@ def _print_report(store: Any, part: Any, names: dict[str, str | None]) -> None:
             print(f"   {f['severity']:>8}  {label:<11} {f['check_id']:<46} {name[:40]}")
     print(f"  Collection safety: {safety.get('total_calls', '?')} API calls, all read-only: "
           f"{'yes' if safety.get('all_read_only') else 'NO'}, refused: {safety.get('refused', 0)}")
-    report_md = f"{part.folder('reports')}/report.md"
-    print(f"  Report:    {store.display(report_md)}")
+    folder = part.folder("reports")
+    print(f"  Report:    {store.display(f'{folder}/report.html')}\n             {store.display(f'{folder}/report.md')}")
 
 
 def store_kind(kind: str) -> str:

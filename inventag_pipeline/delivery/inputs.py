@@ -13,15 +13,23 @@ from inventag_pipeline.store.store import InventoryStore, MissingDataError, Part
 STATE_PATH = "delivery/notifications/account={account}/state.json"
 
 # The files published for a day: (store kind, file name, content type).
+# Every reading of the changelog and the report: the full HTML pages, their executive-summary and audit
+# variants (which link to each other and to the Markdown and JSON beside them), and the data.
+_HTML = "text/html; charset=utf-8"
 PUBLISHED = (
-    ("changelogs", "changelog.html", "text/html; charset=utf-8"),
+    ("changelogs", "changelog.html", _HTML),
+    ("changelogs", "changelog.summary.html", _HTML),
+    ("changelogs", "changelog.audit.html", _HTML),
     ("changelogs", "changelog.md", "text/markdown; charset=utf-8"),
     ("changelogs", "changelog.json", "application/json"),
+    ("reports", "report.html", _HTML),
+    ("reports", "report.summary.html", _HTML),
+    ("reports", "report.audit.html", _HTML),
     ("reports", "report.json", "application/json"),
     ("reports", "report.md", "text/markdown; charset=utf-8"),
 )
 # What a notification links to: (label, store kind, file name).
-LINKED = (("changelog", "changelogs", "changelog.html"), ("compliance report", "reports", "report.md"))
+LINKED = (("changelog", "changelogs", "changelog.html"), ("compliance report", "reports", "report.html"))
 
 
 def read_optional(store: InventoryStore, relative: str) -> Any | None:

@@ -50,6 +50,7 @@ from inventag_pipeline.core.retention import (
     expired_partitions,
     plan_retention,
 )
+from inventag_pipeline.insights.inputs import INSIGHTS_FOLDERS
 from inventag_pipeline.integrity import ASSET_OF_KIND
 from inventag_pipeline.resources import InventoryStoreResource
 from inventag_pipeline.store.store import KINDS, InventoryStore, Partition
@@ -57,7 +58,11 @@ from inventag_pipeline.store.store import KINDS, InventoryStore, Partition
 AUDIT_FOLDER = "operations/retention"
 # Dependants before what they were computed from (the reverse of integrity.DEPENDENTS), raw last: an
 # interrupted run leaves days that look unfinished, never a delta or report whose inputs are gone.
-DELETE_ORDER = ("reports", "security", "tags", "changelogs", "deltas", "relationships", "snapshots", "raw")
+DELETE_ORDER = ("cleanup", "cost", "reports", "security", "tags", "changelogs", "deltas", "relationships",
+                "snapshots", "raw")
+# Every dated folder a day has: the store's kinds and the partitioned insights (a cost or cleanup plan
+# kept for a day whose inventory is gone would describe resources nobody can look up any more).
+DATED_FOLDERS = {**KINDS, **INSIGHTS_FOLDERS}
 PARTITION_TAG = "dagster/partition"
 _FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 _ASSET_EVENTS = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_FAILED_TO_MATERIALIZE,
@@ -107,7 +112,7 @@ def scan_store(store: InventoryStore) -> tuple[dict[str, dict[str, list[str]]], 
     """Dates per kind and account, and [files, bytes] per partition folder: one recursive listing per kind."""
     stored: dict[str, dict[str, set[str]]] = {}
     sizes: dict[tuple[str, str, str], list[int]] = {}
-    for kind, folder in KINDS.items():
+    for kind, folder in DATED_FOLDERS.items():
         prefix = store.path(folder) + "/"
         selector = pafs.FileSelector(store.path(folder), recursive=True, allow_not_found=True)
         for info in store.fs.get_file_info(selector):
@@ -201,7 +206,7 @@ def run_retention(store: InventoryStore, policy: RetentionPolicy, today: dt.date
     audit = f"{AUDIT_FOLDER}/{started:%Y%m%dT%H%M%S%fZ}{'-dry-run' if dry_run else ''}.json"
     report.audit_path = store.display(audit)
     for f in plan.folders:
-        folder = Partition(f.account, f.date).folder(f.kind)
+        folder = f"{DATED_FOLDERS[f.kind]}/account={f.account}/date={f.date}"
         files, size = sizes.get((f.kind, f.account, f.date), [0, 0])
         report.folders.append({"kind": f.kind, "account": f.account, "date": f.date, "path": folder,
                                "files": files, "bytes": size, "deleted": False})

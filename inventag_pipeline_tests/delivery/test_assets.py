@@ -216,14 +216,17 @@ def test_a_day_whose_gate_failed_is_published_notified_and_exported(moto_url, ep
 
     # S3: the day's changelog and report, each encrypted with AES256.
     base = f"account={ACCOUNT}/date={DAY2}"
-    keys = [f"inventag/changelogs/{base}/changelog.{ext}" for ext in ("html", "json", "md")] + [
-        f"inventag/compliance/reports/{base}/report.{ext}" for ext in ("json", "md")]
+    variants = ("audit.html", "html", "json", "md", "summary.html")
+    keys = [f"inventag/changelogs/{base}/changelog.{ext}" for ext in variants] + [
+        f"inventag/compliance/reports/{base}/report.{ext}" for ext in variants]
     s3_client = client(moto_url, "s3")
     assert sorted(o["Key"] for o in s3_client.list_objects_v2(Bucket="published")["Contents"]) == keys
     assert {s3_client.head_object(Bucket="published", Key=k)["ServerSideEncryption"] for k in keys} == {"AES256"}
-    published = json.loads(s3_client.get_object(Bucket="published", Key=keys[3])["Body"].read())
+    assert {s3_client.head_object(Bucket="published", Key=k)["ContentType"] for k in keys if k.endswith(".html")} == {
+        "text/html; charset=utf-8"}
+    published = json.loads(s3_client.get_object(Bucket="published", Key=keys[7])["Body"].read())
     assert published["gate"]["status"] == "error"
-    assert metadata(result, "published_reports")["published"] == 5
+    assert metadata(result, "published_reports")["published"] == 10
 
     # Webhook: one message naming both critical changes and the failed gate, linking to the published files.
     [message] = webhook.received
@@ -235,7 +238,7 @@ def test_a_day_whose_gate_failed_is_published_notified_and_exported(moto_url, ep
         ["critical", "modified", "AWS::EC2::SecurityGroup"], ["critical", "modified", "AWS::S3::Bucket"]]
     assert blocks[3]["text"]["text"].startswith("*Compliance gate: ERROR*\n• ")
     assert [e["url"] for e in blocks[-1]["elements"]] == [
-        f"{BASE_URL}/changelogs/{base}/changelog.html", f"{BASE_URL}/compliance/reports/{base}/report.md"]
+        f"{BASE_URL}/changelogs/{base}/changelog.html", f"{BASE_URL}/compliance/reports/{base}/report.html"]
 
     # SNS, through a subscribed queue.
     [received] = client(moto_url, "sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]

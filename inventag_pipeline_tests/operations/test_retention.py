@@ -30,6 +30,7 @@ from inventag_pipeline.core.retention import Limits, RetentionConfigError
 from inventag_pipeline.definitions import defs
 from inventag_pipeline.integrity import DEPENDENTS, validate_store
 from inventag_pipeline.operations.retention import (
+    DATED_FOLDERS,
     DELETE_ORDER,
     RECORDED_ASSETS,
     RetentionResource,
@@ -159,7 +160,7 @@ def test_dry_run_deletes_nothing_and_records_what_it_would_delete(root, instance
         "completed", True, "dagster", result.run_id)
     assert audit["partitions"] == [{"account": ACCOUNT, "date": d} for d in DELETED]
     assert [(f["kind"], f["date"], f["deleted"]) for f in audit["folders"]] == [
-        (kind, d, False) for d in DELETED for kind in DELETE_ORDER]
+        (kind, d, False) for d in DELETED for kind in DELETE_ORDER if kind in KINDS]  # no insights here
     assert audit["totals"] == {"partitions_planned": 2, "partitions_deleted": 0, "folders_planned": 16,
                                "folders_deleted": 0, "files_planned": len(doomed), "files_deleted": 0,
                                "bytes_planned": sum(doomed.values()), "bytes_freed": 0}
@@ -212,6 +213,27 @@ def test_retention_deletes_every_folder_of_old_partitions_and_dagster_forgets_th
     again = _run_job(instance, root, monkeypatch, dry_run=False)
     assert again.success and _output_metadata(again)["partitions_planned"] == 0
     assert _materialized(instance) == {k.to_user_string(): _keys(KEPT) for k in RECORDED_ASSETS}
+
+
+def test_the_dated_insights_of_a_deleted_day_go_with_it(root, instance, monkeypatch):
+    """A cost or cleanup plan for a day whose inventory is gone would describe resources nobody can look up."""
+    for folder in ("insights/cost", "insights/cleanup"):
+        for day in DAYS:
+            target = root / folder / f"account={ACCOUNT}" / f"date={day}"
+            target.mkdir(parents=True)
+            (target / "plan.json").write_text("{}")
+    (root / "insights" / "overview").mkdir(parents=True)
+    (root / "insights" / "overview" / "overview.json").write_text("{}")
+
+    assert _run_job(instance, root, monkeypatch, dry_run=False).success
+
+    left = sorted(p.relative_to(root).as_posix() for p in (root / "insights").rglob("*.json"))
+    assert left == [f"insights/{kind}/account={ACCOUNT}/date={day}/plan.json" for kind in ("cleanup", "cost")
+                    for day in KEPT] + ["insights/overview/overview.json"]
+    _, audit = _audit(root)
+    assert audit["totals"]["folders_deleted"] == 20
+    assert [f["path"] for f in audit["folders"][:2]] == [
+        f"insights/cleanup/account={ACCOUNT}/date={DELETED[0]}", f"insights/cost/account={ACCOUNT}/date={DELETED[0]}"]
 
 
 def test_an_interrupted_run_is_completed_by_the_next_one(root, instance):
@@ -323,7 +345,8 @@ def test_retention_on_s3_deletes_the_same_objects(golden, moto_url, monkeypatch)
 
 
 def test_delete_order_puts_every_kind_after_the_kinds_computed_from_it():
-    assert sorted(DELETE_ORDER) == sorted(KINDS)
+    assert sorted(DELETE_ORDER) == sorted(DATED_FOLDERS) == sorted([*KINDS, "cost", "cleanup"])
+    assert DELETE_ORDER[:2] == ("cleanup", "cost")  # insights are computed from every other kind
     for upstream, downstream in DEPENDENTS:
         assert DELETE_ORDER.index(downstream) < DELETE_ORDER.index(upstream), (upstream, downstream)
 
