@@ -301,6 +301,8 @@ def collect_child(url: str, regions: list[str], out: Path) -> None:
         "scopes_not_ok": [f"{s.service}/{s.region}: {s.status} {s.error_class}" for s in collection.scopes
                           if s.status != "ok"],
         "records": records,
+        "slowest_scopes": [(f"{s.service}/{s.region}", round(s.duration_s, 2), s.api_calls, len(s.items))
+                           for s in sorted(collection.scopes, key=lambda s: -s.duration_s)[:8]],
     }
     out.write_text(json.dumps(result))
 
@@ -405,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.slowest:
                 slow = sorted(best["upstream_s"].items(), key=lambda kv: -kv[1])[:args.slowest]
                 print("  moto's time by operation: " + ", ".join(f"{k} {v:.2f} s" for k, v in slow))
+                print("  slowest scopes (seconds, calls, resources): " + ", ".join(
+                    f"{name} {secs:.2f} s {calls} {items}" for name, secs, calls, items in best["slowest_scopes"]))
             ok = all(same) and not best["scopes_not_ok"]
             if throttling["rate"] or args.burst:
                 run = measured(helpers, helpers.throttled_url, "throttled", regions, workdir, "throttled", env)

@@ -31,7 +31,7 @@ import jmespath
 from inventag_pipeline.aws import errors as collection_errors
 from inventag_pipeline.aws.guard import ReadOnlyViolation
 from inventag_pipeline.aws.session import AccountSessions
-from inventag_pipeline.core.canonical import format_timestamp, get_path, jsonable, redact_secrets
+from inventag_pipeline.core.canonical import format_timestamp, get_path, jsonable, redact_secrets, resolve_arn
 from inventag_pipeline.core.registry import GLOBAL_REGION, RESOURCE_TYPES, ResourceType
 
 
@@ -60,6 +60,10 @@ class ScopeResult:
     # "api", "config" (every type from AWS Config), "mixed" (config_types from Config), "config-history".
     source: str = "api"
     config_types: list[str] = field(default_factory=list)
+    # Resources whose tags came from the region's Resource Groups Tagging API listing, and why that
+    # listing could not be used (then every tag was asked for per resource).
+    tags_from_tagging_api: int = 0
+    tagging_api_error: str | None = None
 
     def coverage(self) -> dict[str, Any]:
         return {
@@ -77,6 +81,8 @@ class ScopeResult:
             "skipped_types": list(self.skipped_types),
             "source": self.source,
             "config_types": list(self.config_types),
+            "tags_from_tagging_api": self.tags_from_tagging_api,
+            "tagging_api_error": self.tagging_api_error,
         }
 
 
@@ -118,12 +124,18 @@ class _Counter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.calls = 0
+        # Resources whose tag call the region's tagging-API listing made unnecessary.
+        self.tags_from_tagging_api = 0
         # The operation in flight, for errors that do not carry one (network errors).
         self.operation: str | None = None
 
     def add(self) -> None:
         with self._lock:
             self.calls += 1
+
+    def add_tags_served(self) -> None:
+        with self._lock:
+            self.tags_from_tagging_api += 1
 
 
 # Set on an exception raised by a call: the API operation in flight, since with detail calls running
@@ -206,11 +218,74 @@ def _merge_pages(pages: list[dict[str, Any]], path: str | None) -> Any:
     return flat
 
 
+class RegionTags:
+    """Per region, every tagged resource's tags from one Resource Groups Tagging API listing.
+
+    Fetched once, by the first scope of the region that needs it (the others wait for it), for the
+    registry types that declare a `tagging_api_type`. A region whose listing fails (no
+    `tag:GetResources` permission, throttled beyond patience) is remembered as unavailable and its
+    resources' tags are asked for one by one, as without it.
+    """
+
+    def __init__(self, get_client: Callable[[str], Any], types: Sequence[ResourceType], account_id: str,
+                 enabled: bool = True):
+        self._client = get_client
+        self.account_id = account_id
+        self.filters = sorted({t.tagging_api_type for t in types if t.tagging_api_type})
+        self.enabled = enabled and bool(self.filters)
+        self._lock = threading.Lock()
+        self._region_locks: dict[str, threading.Lock] = {}
+        self._maps: dict[str, dict[str, list[dict[str, str]]] | None] = {}
+        self.errors: dict[str, str] = {}
+
+    def for_region(self, region: str, counter: _Counter, patience: Patience) -> TagListing | None:
+        """The region's listing, or None when the listing is off or failed."""
+        if not self.enabled or region == GLOBAL_REGION:
+            return None
+        with self._lock:
+            region_lock = self._region_locks.setdefault(region, threading.Lock())
+        with region_lock:
+            if region not in self._maps:
+                self._maps[region] = self._fetch(region, counter, patience)
+            return self._maps[region]
+
+    def _fetch(self, region: str, counter: _Counter, patience: Patience) -> TagListing | None:
+        client = self._client(region)
+        params = {"ResourceTypeFilters": self.filters, "ResourcesPerPage": 100}
+        try:
+            pages = _patiently(lambda: list(_call(client, "get_resources", params, counter, paginate=True)), patience)
+        except ReadOnlyViolation:
+            raise
+        except Exception as exc:  # any failure only costs the per-resource calls it would have saved
+            self.errors[region] = f"{error_class(exc)}: {exc}"[:500]
+            return None
+        return TagListing(self.account_id, region, {
+            mapping["ResourceARN"]: list(mapping.get("Tags") or [])
+            for page in pages for mapping in page.get("ResourceTagMappingList") or []})
+
+
+@dataclass(frozen=True)
+class TagListing:
+    """One region's tagging-API listing: ARN -> [{Key, Value}]."""
+
+    account_id: str
+    region: str
+    tags: Mapping[str, list[dict[str, str]]]
+
+    def lookup(self, rtype: ResourceType, payload: Mapping[str, Any], resource_id: str) -> list[dict[str, str]] | None:
+        """The resource's tags, or None when the listing does not hold its ARN (ask the resource)."""
+        arn = resolve_arn(rtype, payload, resource_id, self.account_id, self.region)
+        return self.tags.get(arn)
+
+
 def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: str, counter: _Counter,
-                 *, pool: Executor | None = None, patience: Patience = NO_PATIENCE) -> list[RawItem]:
+                 *, pool: Executor | None = None, patience: Patience = NO_PATIENCE,
+                 region_tags: RegionTags | None = None) -> list[RawItem]:
     """List one type in one region (or globally) and enrich each item with its detail calls.
 
     With a `pool`, the items' detail calls run concurrently on it; the items keep their listed order.
+    With `region_tags`, a type that declares a `tagging_api_type` takes a listed resource's tags from
+    the region's tagging-API listing instead of its own tag call.
     """
     client = client_for(region)
 
@@ -220,9 +295,12 @@ def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: 
     items: list[Any] = []
     for page in _patiently(listing, patience):
         items.extend(jmespath.search(rtype.result_path, page) or [])
+    tag_map = None
+    if region_tags is not None and rtype.tagging_api_type and items:
+        tag_map = region_tags.for_region(region, counter, patience)
     if pool is None or not rtype.details or len(items) < 2:
-        return [_enrich(rtype, item, client_for, region, counter, patience) for item in items]
-    futures = [pool.submit(_enrich, rtype, item, client_for, region, counter, patience) for item in items]
+        return [_enrich(rtype, item, client_for, region, counter, patience, tag_map) for item in items]
+    futures = [pool.submit(_enrich, rtype, item, client_for, region, counter, patience, tag_map) for item in items]
     done, pending = wait(futures, return_when=FIRST_EXCEPTION)
     failed = [f for f in futures if f in done and f.exception() is not None]
     if failed:
@@ -236,12 +314,22 @@ def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: 
 
 
 def _enrich(rtype: ResourceType, item: Any, client_for: Callable[[str], Any], region: str, counter: _Counter,
-            patience: Patience) -> RawItem:
-    """One listed item plus its detail calls; an identical call serves every detail that needs it."""
+            patience: Patience, tag_map: TagListing | None = None) -> RawItem:
+    """One listed item plus its detail calls; an identical call serves every detail that needs it.
+
+    The tag call is skipped when `tag_map` (the region's tagging-API listing) holds the resource's
+    ARN; an ARN it does not hold (never tagged, or created after the listing) is asked directly.
+    """
     payload = dict(item) if isinstance(item, Mapping) else {rtype.id_field: item}
     resource_id = str(get_path(payload, rtype.id_field)[0])
     responses: dict[str, list[dict[str, Any]]] = {}
     for detail in rtype.details:
+        if tag_map is not None and detail.store_as == rtype.tags_field:
+            listed = tag_map.lookup(rtype, payload, resource_id)
+            if listed is not None:
+                payload[detail.store_as] = listed
+                counter.add_tags_served()
+                continue
         detail_region = region
         if rtype.region_field and payload.get(rtype.region_field):
             detail_region = str(payload[rtype.region_field])
@@ -267,7 +355,7 @@ def _enrich(rtype: ResourceType, item: Any, client_for: Callable[[str], Any], re
 
 
 def collect_scope(sessions: AccountSessions, service: str, region: str, types: Sequence[ResourceType],
-                  detail_pool: Executor | None = None) -> ScopeResult:
+                  detail_pool: Executor | None = None, region_tags: RegionTags | None = None) -> ScopeResult:
     """Every type of one service in one region; failures are recorded and classified, never raised.
 
     Types run one after another, so the breaker can spare calls: a `region_not_enabled` error before
@@ -290,7 +378,8 @@ def collect_scope(sessions: AccountSessions, service: str, region: str, types: S
     for index, rtype in enumerate(types):
         counter.operation = None
         try:
-            items = collect_type(rtype, client_for, region, counter, pool=detail_pool, patience=patience)
+            items = collect_type(rtype, client_for, region, counter, pool=detail_pool, patience=patience,
+                                 region_tags=region_tags)
         except ReadOnlyViolation:
             raise
         except Exception as exc:
@@ -324,6 +413,9 @@ def collect_scope(sessions: AccountSessions, service: str, region: str, types: S
         ordered = messages[-1:] + messages[:-1] if result.circuit_open else messages
         result.error = "; ".join(ordered)[:2000]
     result.api_calls = counter.calls
+    result.tags_from_tagging_api = counter.tags_from_tagging_api
+    if region_tags is not None and any(t.tagging_api_type for t in types):
+        result.tagging_api_error = region_tags.errors.get(region)
     result.duration_s = time.perf_counter() - started
     return result
 
@@ -430,11 +522,14 @@ def collect_account(sessions: AccountSessions, regions: Sequence[str],
     fast = fast_path(sessions, regions, plan)  # types AWS Config records leave the plan, already read
     plan = fast.api_plan
     settings = sessions.settings
+    region_tags = RegionTags(lambda region: sessions.shared_client("resourcegroupstaggingapi", region),
+                             [t for _, _, ts in plan for t in ts], sessions.account.id, enabled=settings.tagging_api)
     with ThreadPoolExecutor(max_workers=settings.detail_workers, thread_name_prefix="detail") as details, \
             ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="collect") as pool:
         # Largest scopes first: a long scope started last would otherwise set the wall time alone.
         ordered = sorted(plan, key=lambda scope: -_scope_weight(scope[2]))
-        futures = {(s, r): pool.submit(collect_scope, sessions, s, r, ts, details) for s, r, ts in ordered}
+        futures = {(s, r): pool.submit(collect_scope, sessions, s, r, ts, details, region_tags)
+                   for s, r, ts in ordered}
         results = [futures[(s, r)].result() for s, r, _ in plan]
     results = fast.merge(results)
     failed = [r for r in results if r.status != "ok"]

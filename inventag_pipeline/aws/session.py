@@ -69,6 +69,14 @@ def use_config_from_env() -> str:
     return text
 
 
+def tagging_api_from_env() -> bool:
+    """`INVENTAG_TAGGING_API`: `on` (default) reads tags in bulk from the Resource Groups Tagging API, `off` never."""
+    text = os.environ.get("INVENTAG_TAGGING_API", "").strip().lower() or "on"
+    if text not in ("on", "off", "1", "0", "true", "false"):
+        raise ValueError(f"INVENTAG_TAGGING_API must be on or off, got {text!r}")
+    return text in ("on", "1", "true")
+
+
 def config_aggregator_from_env() -> str | None:
     """`INVENTAG_CONFIG_AGGREGATOR`: `NAME` or `NAME@REGION` of an organization's AWS Config aggregator."""
     return os.environ.get("INVENTAG_CONFIG_AGGREGATOR", "").strip() or None
@@ -124,6 +132,9 @@ class CollectionSettings:
     use_config: str = field(default_factory=use_config_from_env)
     # Query this aggregator (with the base credentials) instead of each region's recorder.
     config_aggregator: str | None = field(default_factory=config_aggregator_from_env)
+    # Tags of the types with a `tagging_api_type` from one GetResources listing per region instead of a
+    # tag call per resource (resources it does not return are still asked directly).
+    tagging_api: bool = field(default_factory=tagging_api_from_env)
 
 
 def user_agent() -> str:

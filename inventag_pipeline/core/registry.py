@@ -302,6 +302,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::Lambda::Function",
+        tagging_api_type="lambda:function",
         config_type="AWS::Lambda::Function",
         secret_paths=("Environment.Variables.*",),
         service="lambda",
@@ -333,6 +334,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::DynamoDB::Table",
+        tagging_api_type="dynamodb:table",
         config_type="AWS::DynamoDB::Table",
         service="dynamodb",
         description="DynamoDB table.",
@@ -368,6 +370,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::SNS::Topic",
+        tagging_api_type="sns",
         config_type="AWS::SNS::Topic",
         service="sns",
         description="SNS topic with its attributes and access policy.",
@@ -391,6 +394,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::SQS::Queue",
+        tagging_api_type="sqs",
         config_type="AWS::SQS::Queue",
         service="sqs",
         description="SQS queue with its attributes and access policy.",
@@ -419,6 +423,7 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::KMS::Key",
+        tagging_api_type="kms:key",
         config_type="AWS::KMS::Key",
         service="kms",
         description="KMS key with its rotation status (customer-managed keys).",

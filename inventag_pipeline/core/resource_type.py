@@ -73,6 +73,10 @@ class ResourceType:
     # Config does not record it. Whether the fast path may use Config also needs a mapping of Config's
     # configuration item to this type's payload (core.config_mapping); without one the direct API is used.
     config_type: str | None = None
+    # The Resource Groups Tagging API's resource type (`ResourceTypeFilters`, e.g. "sqs", "kms:key") when
+    # its GetResources may stand in for this type's own tag call: one paginated call per region returns
+    # the tags of every tagged resource. Resources it does not return are still asked directly.
+    tagging_api_type: str | None = None
 
     @property
     def arn_service(self) -> str:

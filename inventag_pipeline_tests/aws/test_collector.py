@@ -140,3 +140,60 @@ def test_secret_values_never_leave_the_collector_but_their_changes_still_show(mo
     assert "correct-horse" not in json.dumps(second.payload)
     assert content_hash(records[0].configuration, records[0].tags, fn[0].volatile_paths) != content_hash(
         records[1].configuration, records[1].tags, fn[0].volatile_paths)
+
+
+def test_tags_from_the_tagging_api_give_the_same_records_with_fewer_calls(moto_url):
+    """One GetResources listing per region stands in for each tagged resource's own tag call."""
+    create_one_of_each(moto_url, "us-east-1")
+    create_one_of_each(moto_url, "eu-west-1")
+    client(moto_url, "sqs", "us-east-1").create_queue(QueueName="never-tagged")
+    direct, direct_audit = _collect(moto_url, tagging_api=False)
+    bulk, bulk_audit = _collect(moto_url, tagging_api=True)
+
+    def hashes(collection):
+        return {r.arn: (r.content_hash, r.tags) for r in _records(collection)}
+
+    assert hashes(bulk) == hashes(direct)
+    opted = {t.cfn_type for t in RESOURCE_TYPES if t.tagging_api_type}
+    filters = sorted({t.tagging_api_type for t in RESOURCE_TYPES if t.tagging_api_type})
+    listed = {m["ResourceARN"] for region in REGIONS
+              for page in client(moto_url, "resourcegroupstaggingapi", region).get_paginator("get_resources")
+              .paginate(ResourceTypeFilters=filters) for m in page["ResourceTagMappingList"]}
+    tagged = [r for r in _records(direct) if r.resource_type in opted and r.tags]
+    served = sum(s.tags_from_tagging_api for s in bulk.scopes)
+    assert served == sum(1 for r in tagged if r.arn in listed)
+    # moto lists these types; its log groups answer to "logs:loggroup" rather than AWS's "logs:log-group",
+    # and its activities not at all, so those two are asked directly here.
+    assert {r.resource_type for r in tagged if r.arn in listed} == opted - {
+        "AWS::Logs::LogGroup", "AWS::StepFunctions::Activity"}
+    assert served == len(tagged) - 4
+    assert [s.tagging_api_error for s in bulk.scopes if s.tagging_api_error] == []
+    assert sum(s.tags_from_tagging_api for s in direct.scopes) == 0
+    calls = {name: audit.summary()["total_calls"] for name, audit in (("direct", direct_audit), ("bulk", bulk_audit))}
+    listings = sum(1 for e in bulk_audit.entries if e.operation == "GetResources")
+    assert 2 <= listings <= 4  # one listing (of one or two pages) per region
+    assert calls["bulk"] == calls["direct"] - served + listings
+    # The queue that was never tagged is absent from the listing: its tags were asked directly.
+    [never] = [r for r in _records(bulk) if r.name == "never-tagged"]
+    assert never.tags == {}
+
+
+def test_a_failing_tagging_api_costs_calls_never_tags(moto_url, monkeypatch):
+    """Without tag:GetResources the collection asks per resource, and says why in the coverage."""
+    from botocore.exceptions import ClientError
+
+    from inventag_pipeline.aws import collector
+
+    create_one_of_each(moto_url, "us-east-1")
+    direct, _ = _collect(moto_url, tagging_api=False)
+
+    def refused(self, region, counter, patience):
+        self.errors[region] = "AccessDeniedException: not authorized to perform tag:GetResources"
+        return None
+
+    monkeypatch.setattr(collector.RegionTags, "_fetch", refused)
+    bulk, _ = _collect(moto_url, tagging_api=True)
+    assert {r.arn: r.content_hash for r in _records(bulk)} == {r.arn: r.content_hash for r in _records(direct)}
+    errors = {(s.service, s.region, s.tagging_api_error) for s in bulk.scopes if s.tagging_api_error}
+    assert ("sqs", "us-east-1", "AccessDeniedException: not authorized to perform tag:GetResources") in errors
+    assert sum(s.tags_from_tagging_api for s in bulk.scopes) == 0

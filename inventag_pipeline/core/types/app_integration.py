@@ -85,6 +85,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::CloudWatch::Alarm",
+        tagging_api_type="cloudwatch:alarm",
         config_type="AWS::CloudWatch::Alarm",
         service="cloudwatch",
         description="CloudWatch metric alarm; its state (OK/ALARM) is operational, the reasons volatile.",
@@ -117,6 +118,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::Logs::LogGroup",
+        tagging_api_type="logs:log-group",
         service="logs",
         description="CloudWatch Logs log group with its retention, encryption and class.",
         list_operation="describe_log_groups",
@@ -207,6 +209,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::StepFunctions::StateMachine",
+        tagging_api_type="states:stateMachine",
         config_type="AWS::StepFunctions::StateMachine",
         service="stepfunctions",
         description="Step Functions state machine with its definition (parsed), role, logging and tracing.",
@@ -230,6 +233,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::StepFunctions::Activity",
+        tagging_api_type="states:activity",
         config_type="AWS::StepFunctions::Activity",
         service="stepfunctions",
         description="Step Functions activity (a task worked by external workers).",
@@ -246,6 +250,7 @@ TYPES: tuple[ResourceType, ...] = (
     ),
     _t(
         cfn_type="AWS::SSM::Parameter",
+        tagging_api_type="ssm:parameter",
         service="ssm",
         description=(
             "SSM Parameter Store parameter, metadata only (DescribeParameters): the value is never read. "
