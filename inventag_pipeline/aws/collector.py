@@ -298,9 +298,17 @@ def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: 
     tag_map = None
     if region_tags is not None and rtype.tagging_api_type and items:
         tag_map = region_tags.for_region(region, counter, patience)
+    bulk = _bulk_records(rtype, client, counter, patience) if rtype.bulk_details and items else {}
+
+    def record_of(item: Any) -> Mapping[str, Any] | None:
+        arn = get_path(item, rtype.arn_field) if bulk and rtype.arn_field and isinstance(item, Mapping) else []
+        return bulk.get(str(arn[0])) if arn else None
+
     if pool is None or not rtype.details or len(items) < 2:
-        return [_enrich(rtype, item, client_for, region, counter, patience, tag_map) for item in items]
-    futures = [pool.submit(_enrich, rtype, item, client_for, region, counter, patience, tag_map) for item in items]
+        return [_enrich(rtype, item, client_for, region, counter, patience, tag_map, record_of(item))
+                for item in items]
+    futures = [pool.submit(_enrich, rtype, item, client_for, region, counter, patience, tag_map, record_of(item))
+               for item in items]
     done, pending = wait(futures, return_when=FIRST_EXCEPTION)
     failed = [f for f in futures if f in done and f.exception() is not None]
     if failed:
@@ -313,17 +321,40 @@ def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: 
     return [f.result() for f in futures]
 
 
+def _bulk_records(rtype: ResourceType, client: Any, counter: _Counter, patience: Patience
+                  ) -> dict[str, Mapping[str, Any]]:
+    """The type's bulk answer by key (ARN); empty when the call fails, so every detail is asked."""
+    bulk = rtype.bulk_details
+    assert bulk is not None
+    try:
+        pages = _patiently(lambda: list(_call(client, bulk.operation, dict(bulk.params), counter, paginate=True)),
+                           patience)
+    except ReadOnlyViolation:
+        raise
+    except Exception:  # only costs the detail calls it would have saved
+        return {}
+    return {str(record[bulk.key]): record for page in pages for record in jmespath.search(bulk.list_path, page) or []
+            if isinstance(record, Mapping) and record.get(bulk.key)}
+
+
 def _enrich(rtype: ResourceType, item: Any, client_for: Callable[[str], Any], region: str, counter: _Counter,
-            patience: Patience, tag_map: TagListing | None = None) -> RawItem:
+            patience: Patience, tag_map: TagListing | None = None, bulk: Mapping[str, Any] | None = None) -> RawItem:
     """One listed item plus its detail calls; an identical call serves every detail that needs it.
 
     The tag call is skipped when `tag_map` (the region's tagging-API listing) holds the resource's
     ARN; an ARN it does not hold (never tagged, or created after the listing) is asked directly.
+    Details the type's bulk answer holds for this resource (`bulk`) are taken from it.
     """
     payload = dict(item) if isinstance(item, Mapping) else {rtype.id_field: item}
     resource_id = str(get_path(payload, rtype.id_field)[0])
     responses: dict[str, list[dict[str, Any]]] = {}
+    bulk_fields = rtype.bulk_details.fields if bulk is not None and rtype.bulk_details else {}
     for detail in rtype.details:
+        if detail.store_as in bulk_fields:
+            found = jmespath.search(bulk_fields[detail.store_as], bulk)
+            if found is not None:
+                payload[detail.store_as] = found
+                continue
         if tag_map is not None and detail.store_as == rtype.tags_field:
             listed = tag_map.lookup(rtype, payload, resource_id)
             if listed is not None:

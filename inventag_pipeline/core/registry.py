@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from inventag_pipeline.core.resource_type import Detail, ResourceType, _t
+from inventag_pipeline.core.resource_type import Detail, ResourceType, _t, authorization_details
 from inventag_pipeline.core.types import FAMILY_TYPES
 
 _CORE_TYPES: tuple[ResourceType, ...] = (
@@ -213,6 +213,9 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
             ),
             Detail("list_role_policies", {"RoleName": "{id}"}, "InlinePolicyNames", "PolicyNames", paginate=True),
         ),
+        bulk_details=authorization_details("Role", "RoleDetailList", {
+            "Tags": "Tags || `[]`", "AttachedManagedPolicies": "AttachedManagedPolicies || `[]`",
+            "InlinePolicyNames": "RolePolicyList[].PolicyName || `[]`"}),
         volatile_paths=("RoleLastUsed", "RoleId"),
         list_keys={"AttachedManagedPolicies": ("PolicyArn",)},
         json_paths=("AssumeRolePolicyDocument",),
@@ -246,6 +249,9 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
             # Key metadata only (id, status, creation date): secrets are never readable.
             Detail("list_access_keys", {"UserName": "{id}"}, "AccessKeys", "AccessKeyMetadata", paginate=True),
         ),
+        bulk_details=authorization_details("User", "UserDetailList", {
+            "Tags": "Tags || `[]`", "AttachedManagedPolicies": "AttachedManagedPolicies || `[]`",
+            "Groups": "GroupList || `[]`"}),
         volatile_paths=("PasswordLastUsed", "UserId"),
         list_keys={"AttachedManagedPolicies": ("PolicyArn",), "AccessKeys": ("AccessKeyId",)},
         relationships={"AttachedManagedPolicies[].PolicyArn": "AWS::IAM::ManagedPolicy"},
@@ -271,6 +277,8 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
             ),
             Detail("list_policy_tags", {"PolicyArn": "{Arn}"}, "Tags", "Tags", paginate=True),
         ),
+        bulk_details=authorization_details("LocalManagedPolicy", "Policies", {
+            "PolicyDocument": "PolicyVersionList[?IsDefaultVersion] | [0].Document"}),
         # A new default version with the same document is not a change; the document is.
         volatile_paths=("DefaultVersionId", "UpdateDate", "PolicyId", "AttachmentCount"),
         json_paths=("PolicyDocument",),

@@ -28,6 +28,24 @@ class Detail:
 
 
 @dataclass(frozen=True)
+class BulkDetails:
+    """One paginated call that returns, for every resource of the type, what several detail calls return.
+
+    `list_path` (JMESPath) selects the records, `key` is the field matching the listed item's ARN, and
+    `fields` maps a detail's `store_as` to a JMESPath into the record (`|| [] literal` where an absent
+    field means what the detail call answers with an empty list). A field the path does not find, a
+    resource missing from the bulk answer (created meanwhile), or a bulk call that fails falls back
+    to the detail calls.
+    """
+
+    operation: str
+    params: Mapping[str, object]
+    list_path: str
+    key: str
+    fields: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class ResourceType:
     """How one resource type is collected, identified, canonicalised and related to others."""
 
@@ -77,10 +95,18 @@ class ResourceType:
     # its GetResources may stand in for this type's own tag call: one paginated call per region returns
     # the tags of every tagged resource. Resources it does not return are still asked directly.
     tagging_api_type: str | None = None
+    # Detail calls one bulk call answers for all resources at once (IAM's GetAccountAuthorizationDetails).
+    bulk_details: BulkDetails | None = None
 
     @property
     def arn_service(self) -> str:
         return self.service
+
+
+def authorization_details(kind: str, list_path: str, fields: dict[str, str]) -> BulkDetails:
+    """IAM's GetAccountAuthorizationDetails for one kind of principal or policy: its tags, attachments,
+    inline policy names, group memberships or policy documents, for the whole account in a few pages."""
+    return BulkDetails("get_account_authorization_details", {"Filter": [kind]}, f"{list_path}[]", "Arn", fields)
 
 
 def _t(**kwargs: object) -> ResourceType:

@@ -180,7 +180,6 @@ def test_tags_from_the_tagging_api_give_the_same_records_with_fewer_calls(moto_u
 
 def test_a_failing_tagging_api_costs_calls_never_tags(moto_url, monkeypatch):
     """Without tag:GetResources the collection asks per resource, and says why in the coverage."""
-    from botocore.exceptions import ClientError
 
     from inventag_pipeline.aws import collector
 
@@ -197,3 +196,45 @@ def test_a_failing_tagging_api_costs_calls_never_tags(moto_url, monkeypatch):
     errors = {(s.service, s.region, s.tagging_api_error) for s in bulk.scopes if s.tagging_api_error}
     assert ("sqs", "us-east-1", "AccessDeniedException: not authorized to perform tag:GetResources") in errors
     assert sum(s.tags_from_tagging_api for s in bulk.scopes) == 0
+
+
+def test_iam_authorization_details_give_the_same_records_with_fewer_calls(moto_url):
+    """GetAccountAuthorizationDetails answers the per-role, per-user, per-group and per-policy detail calls."""
+    create_one_of_each(moto_url, "us-east-1")
+    iam = client(moto_url, "iam", "us-east-1")
+    iam.create_role(RoleName="untagged-role", AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}')
+    iam.put_role_policy(RoleName="untagged-role", PolicyName="inline-one",
+                        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                                       '"Action": "s3:GetObject", "Resource": "*"}]}')
+    iam.create_group(GroupName="auditors")
+    iam.add_user_to_group(GroupName="auditors", UserName="fixture-user")
+    iam_types = {t.cfn_type for t in RESOURCE_TYPES if t.bulk_details}
+    assert iam_types == {"AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group", "AWS::IAM::ManagedPolicy"}
+    with_bulk, bulk_audit = _collect(moto_url)
+    without, direct_audit = _collect_without_bulk(moto_url)
+
+    def iam_records(collection):
+        return {r.arn: (r.content_hash, r.tags, r.configuration) for r in _records(collection)
+                if r.resource_type in iam_types}
+
+    assert iam_records(with_bulk) == iam_records(without) and len(iam_records(with_bulk)) >= 6
+    role = next(c for _, _, c in iam_records(with_bulk).values() if c.get("RoleName") == "untagged-role")
+    assert role["InlinePolicyNames"] == ["inline-one"]
+    counts = bulk_audit.operation_counts()
+    assert counts["iam:GetAccountAuthorizationDetails"] == 4  # one page per kind here
+    for per_resource in ("ListRoleTags", "ListAttachedRolePolicies", "ListRolePolicies", "ListUserTags",
+                         "ListGroupsForUser", "ListAttachedGroupPolicies", "GetPolicyVersion"):
+        assert f"iam:{per_resource}" not in counts, per_resource
+    assert direct_audit.operation_counts()["iam:ListRoleTags"] >= 2
+
+
+def _collect_without_bulk(url: str):
+    """The same collection with every type's bulk answer removed: the detail calls only."""
+    import dataclasses
+
+    from inventag_pipeline.aws import collector
+
+    audit = AuditLog()
+    sessions = AccountSessions(simulated_account(), CollectionSettings(simulator_url=url), audit)
+    types = [dataclasses.replace(t, bulk_details=None) for t in collector.default_types(sessions)]
+    return collect_account(sessions, REGIONS, types), audit

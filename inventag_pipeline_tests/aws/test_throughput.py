@@ -170,7 +170,8 @@ def test_detail_calls_of_one_type_are_in_flight_together(estate):
     with LatencyProxy(estate, latency_s=0.2) as proxy:
         sqs = [REGISTRY["AWS::SQS::Queue"]]
         audit = AuditLog()
-        settings = CollectionSettings(simulator_url=proxy.url, detail_workers=8, **API_ONLY)
+        # Tags per queue too (not from the tagging API's listing), for two detail calls per queue.
+        settings = CollectionSettings(simulator_url=proxy.url, detail_workers=8, tagging_api=False, **API_ONLY)
         sessions = AccountSessions(simulated_account(), settings, audit)
         [scope] = collect_account(sessions, [REGION], sqs).scopes
         assert sorted(i.payload["QueueUrl"].rsplit("/", 1)[-1] for i in scope.items) == sorted(

@@ -218,8 +218,9 @@ def test_a_whole_collection_sends_only_reads(moto_url, proxy):
     wire = proxy.requests
     # Everything went through the proxy, addressed to it, signed for every collected service.
     assert {r.host for r in wire} == {urlsplit(proxy.url).netloc}
-    assert {r.service for r in wire} == {signing_name(t.service) for t in MOTO_TYPES} | {"sts"}
-    regional = {signing_name(t.service) for t in MOTO_TYPES if not t.is_global}
+    # Besides the types' services: STS for the identity, and one tags listing per region ("tagging").
+    assert {r.service for r in wire} == {signing_name(t.service) for t in MOTO_TYPES} | {"sts", "tagging"}
+    regional = {signing_name(t.service) for t in MOTO_TYPES if not t.is_global} | {"tagging"}
     global_services = {signing_name(t.service) for t in MOTO_TYPES if t.is_global} - {"s3"}
     assert {(r.service, r.region) for r in wire} == (
         {(s, region) for s in regional for region in REGIONS}

@@ -7,7 +7,7 @@ managed policies and the KMS keys are core types (core/registry.py).
 
 from __future__ import annotations
 
-from inventag_pipeline.core.resource_type import Detail, ResourceType, _t
+from inventag_pipeline.core.resource_type import Detail, ResourceType, _t, authorization_details
 
 # WAFv2 has no botocore paginators, so a list call returns one page: ask for the largest one (the API
 # maximum is 100). CLOUDFRONT-scope WAFv2 resources (listed in us-east-1 with Scope=CLOUDFRONT) are not
@@ -49,6 +49,9 @@ TYPES: tuple[ResourceType, ...] = (
             ),
             Detail("list_group_policies", {"GroupName": "{id}"}, "InlinePolicyNames", "PolicyNames", paginate=True),
         ),
+        bulk_details=authorization_details("Group", "GroupDetailList", {
+            "AttachedManagedPolicies": "AttachedManagedPolicies || `[]`",
+            "InlinePolicyNames": "GroupPolicyList[].PolicyName || `[]`"}),
         # Membership is reported on each user's record (AWS::IAM::User `Groups`), not repeated here.
         volatile_paths=("GroupId",),
         list_keys={"AttachedManagedPolicies": ("PolicyArn",)},
