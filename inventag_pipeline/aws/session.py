@@ -12,6 +12,7 @@ import importlib.metadata
 import os
 import platform
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ import botocore.exceptions
 import botocore.loaders
 import botocore.session
 
+from inventag_pipeline.aws import errors as collection_errors
 from inventag_pipeline.aws.guard import AuditLog, ReadOnlyGuard
 from inventag_pipeline.core.accounts import Account
 
@@ -262,10 +264,32 @@ class AccountSessions:
                 self._clients[key] = self.client(self._shared_session, service, region)
             return self._clients[key]
 
+    def _caller_identity(self) -> dict[str, Any]:
+        """GetCallerIdentity, tried again after a pause (1, 2, 4 ... s) while AWS throttles it.
+
+        botocore already retried a throttled call; a burst that outlasts its retries is waited out
+        `throttle_retries` more times, since a throttle says nothing about the credentials.
+        """
+        client = self.client(self.session(), "sts", "us-east-1")
+        for attempt in range(self.settings.throttle_retries + 1):
+            try:
+                return client.get_caller_identity()
+            except botocore.exceptions.ClientError as exc:
+                throttled = collection_errors.classify(exc, "sts").error_class == collection_errors.THROTTLING
+                if not throttled:
+                    raise
+                if attempt == self.settings.throttle_retries:
+                    raise CredentialsError(
+                        f"AWS kept throttling sts:GetCallerIdentity for account {self.account.id} after "
+                        f"{attempt + 1} tries, so its credentials could not be checked; the next run will "
+                        "try again") from exc
+                time.sleep(min(20.0, self.settings.throttle_base_delay_s * 2 ** attempt))
+        raise AssertionError("unreachable")
+
     def verify_identity(self) -> str:
         """`sts:GetCallerIdentity` with the resolved credentials; the account must be the one asked for."""
         try:
-            identity = self.client(self.session(), "sts", "us-east-1").get_caller_identity()
+            identity = self._caller_identity()
         except botocore.exceptions.NoCredentialsError as exc:
             raise CredentialsError(
                 f"no AWS credentials found for account {self.account.id}. Configure them or unset "

@@ -183,3 +183,27 @@ def test_detail_calls_of_one_type_are_in_flight_together(estate):
         assert proxy.stats()["max_in_flight"] == 8
         assert Counter(e.operation for e in audit.entries if e.service == "sqs") == {
             "ListQueues": 1, "GetQueueAttributes": QUEUES, "ListQueueTags": QUEUES}
+
+
+def test_a_throttled_identity_check_is_waited_out_not_reported_as_rejected_credentials(moto_url):
+    """GetCallerIdentity throttled beyond botocore's retries: waited out, or a clear 'could not be checked'."""
+    from inventag_pipeline.aws.session import CredentialsError
+
+    with LatencyProxy(moto_url, latency_s=0.0, throttling=Throttling(refuse_next=3)) as proxy:
+        audit = AuditLog()
+        settings = CollectionSettings(simulator_url=proxy.url, max_attempts=0, throttle_retries=3,
+                                      throttle_base_delay_s=0.05)
+        sessions = AccountSessions(simulated_account(), settings, audit)
+        sessions.resolve_credentials()
+        assert sessions.verify_identity() == "arn:aws:sts::123456789012:user/moto"
+        outcomes = [e.outcome for e in audit.entries if e.operation == "GetCallerIdentity"]
+        assert [_throttled_outcome(o) for o in outcomes] == [True, True, True, False] and outcomes[3] == "ok"
+
+    with LatencyProxy(moto_url, latency_s=0.0, throttling=Throttling(refuse_next=3)) as proxy:
+        settings = CollectionSettings(simulator_url=proxy.url, max_attempts=0, throttle_retries=1,
+                                      throttle_base_delay_s=0.05)
+        sessions = AccountSessions(simulated_account(), settings, AuditLog())
+        sessions.resolve_credentials()
+        with pytest.raises(CredentialsError, match=r"kept throttling sts:GetCallerIdentity for account \d+ after 2 "
+                                                   r"tries, so its credentials could not be checked"):
+            sessions.verify_identity()
