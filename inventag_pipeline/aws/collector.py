@@ -17,7 +17,6 @@ after a growing pause, `throttle_retries` times, before the type is recorded as 
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,6 +28,7 @@ import botocore.exceptions
 import jmespath
 
 from inventag_pipeline.aws import errors as collection_errors
+from inventag_pipeline.aws.errors import NO_PATIENCE, Patience, patiently
 from inventag_pipeline.aws.guard import ReadOnlyViolation
 from inventag_pipeline.aws.session import AccountSessions
 from inventag_pipeline.core.canonical import format_timestamp, get_path, jsonable, redact_secrets, resolve_arn
@@ -161,48 +161,6 @@ def _call(client: Any, operation: str, params: Mapping[str, Any], counter: _Coun
         raise
 
 
-@dataclass(frozen=True)
-class Patience:
-    """How long to keep trying a call that botocore gave up on because it was throttled."""
-
-    retries: int = 4
-    base_delay_s: float = 1.0
-    max_delay_s: float = 20.0
-
-    def delay(self, attempt: int) -> float:
-        """Exponential with jitter (half to full), so retrying threads do not return in step."""
-        return min(self.max_delay_s, self.base_delay_s * 2 ** attempt) * (0.5 + random.random() / 2)
-
-
-NO_PATIENCE = Patience(retries=0)
-
-
-def botocore_gave_up_throttled(exc: BaseException) -> bool:
-    """A throttling error that went through botocore's retries and ran out of attempts or retry quota.
-
-    Errors without that retry metadata never went through botocore's retry handler (a Stubber or a
-    `before-call` answer) and are left to the caller as they are.
-    """
-    if not isinstance(exc, botocore.exceptions.ClientError):
-        return False
-    if collection_errors.classify(exc, "").error_class != collection_errors.THROTTLING:
-        return False
-    meta = exc.response.get("ResponseMetadata", {})
-    return bool(meta.get("MaxAttemptsReached") or meta.get("RetryQuotaReached"))
-
-
-def _patiently(fetch: Callable[[], list[dict[str, Any]]], patience: Patience) -> list[dict[str, Any]]:
-    """All pages of one call, starting over (never resuming half a listing) after a throttled give-up."""
-    for attempt in range(patience.retries + 1):
-        try:
-            return fetch()
-        except botocore.exceptions.ClientError as exc:
-            if attempt == patience.retries or not botocore_gave_up_throttled(exc):
-                raise
-            time.sleep(patience.delay(attempt))
-    raise AssertionError("unreachable")
-
-
 def _merge_pages(pages: list[dict[str, Any]], path: str | None) -> Any:
     if path is None:
         merged: dict[str, Any] = {}
@@ -253,7 +211,7 @@ class RegionTags:
         client = self._client(region)
         params = {"ResourceTypeFilters": self.filters, "ResourcesPerPage": 100}
         try:
-            pages = _patiently(lambda: list(_call(client, "get_resources", params, counter, paginate=True)), patience)
+            pages = patiently(lambda: list(_call(client, "get_resources", params, counter, paginate=True)), patience)
         except ReadOnlyViolation:
             raise
         except Exception as exc:  # any failure only costs the per-resource calls it would have saved
@@ -293,7 +251,7 @@ def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: 
         return list(_call(client, rtype.list_operation, dict(rtype.list_params), counter, paginate=True))
 
     items: list[Any] = []
-    for page in _patiently(listing, patience):
+    for page in patiently(listing, patience):
         items.extend(jmespath.search(rtype.result_path, page) or [])
     tag_map = None
     if region_tags is not None and rtype.tagging_api_type and items:
@@ -327,7 +285,7 @@ def _bulk_records(rtype: ResourceType, client: Any, counter: _Counter, patience:
     bulk = rtype.bulk_details
     assert bulk is not None
     try:
-        pages = _patiently(lambda: list(_call(client, bulk.operation, dict(bulk.params), counter, paginate=True)),
+        pages = patiently(lambda: list(_call(client, bulk.operation, dict(bulk.params), counter, paginate=True)),
                            patience)
     except ReadOnlyViolation:
         raise
@@ -368,7 +326,7 @@ def _enrich(rtype: ResourceType, item: Any, client_for: Callable[[str], Any], re
         key = repr((detail_region, detail.operation, sorted(params.items()), detail.paginate))
         try:
             if key not in responses:
-                responses[key] = _patiently(lambda detail=detail, params=params, detail_region=detail_region: list(
+                responses[key] = patiently(lambda detail=detail, params=params, detail_region=detail_region: list(
                     _call(client_for(detail_region), detail.operation, params, counter, detail.paginate)), patience)
             value = _merge_pages(responses[key], detail.result_path)
         except botocore.exceptions.ClientError as exc:

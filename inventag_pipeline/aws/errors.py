@@ -6,11 +6,16 @@ is and the hint says what to do about it, naming the IAM action when botocore te
 
 from __future__ import annotations
 
+import random
 import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import botocore.exceptions
+
+T = TypeVar("T")
 
 THROTTLING = "throttling"
 ACCESS_DENIED = "access_denied"
@@ -135,3 +140,51 @@ def error_entry(exc: BaseException, resource_type: str, service: str, region: st
         "hint": c.hint,
         "message": str(exc)[:500],
     }
+
+
+# --- patience with throttling ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long to keep trying a call that botocore gave up on because it was throttled."""
+
+    retries: int = 4
+    base_delay_s: float = 1.0
+    max_delay_s: float = 20.0
+
+    def delay(self, attempt: int) -> float:
+        """Exponential with jitter (half to full), so retrying threads do not return in step."""
+        return min(self.max_delay_s, self.base_delay_s * 2 ** attempt) * (0.5 + random.random() / 2)
+
+
+NO_PATIENCE = Patience(retries=0)
+
+
+def botocore_gave_up_throttled(exc: BaseException) -> bool:
+    """A throttling error that went through botocore's retries and ran out of attempts or retry quota.
+
+    Errors without that retry metadata never went through botocore's retry handler (a Stubber or a
+    `before-call` answer) and are left to the caller as they are.
+    """
+    if not isinstance(exc, botocore.exceptions.ClientError):
+        return False
+    if _class_of(exc) != THROTTLING:
+        return False
+    meta = exc.response.get("ResponseMetadata", {})
+    return bool(meta.get("MaxAttemptsReached") or meta.get("RetryQuotaReached"))
+
+
+def patiently(fetch: Callable[[], T], patience: Patience) -> T:
+    """`fetch()`, called again after a pause each time botocore gave up on it throttled.
+
+    A listing's `fetch` returns all its pages, so it starts over, never resuming half a listing.
+    """
+    for attempt in range(patience.retries + 1):
+        try:
+            return fetch()
+        except botocore.exceptions.ClientError as exc:
+            if attempt == patience.retries or not botocore_gave_up_throttled(exc):
+                raise
+            time.sleep(patience.delay(attempt))
+    raise AssertionError("unreachable")

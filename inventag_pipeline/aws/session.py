@@ -12,7 +12,6 @@ import importlib.metadata
 import os
 import platform
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -265,26 +264,20 @@ class AccountSessions:
             return self._clients[key]
 
     def _caller_identity(self) -> dict[str, Any]:
-        """GetCallerIdentity, tried again after a pause (1, 2, 4 ... s) while AWS throttles it.
-
-        botocore already retried a throttled call; a burst that outlasts its retries is waited out
-        `throttle_retries` more times, since a throttle says nothing about the credentials.
-        """
+        """GetCallerIdentity with the collector's patience for throttling: a throttle says nothing about
+        the credentials, so a burst that outlasts botocore's retries is waited out, then reported as such."""
         client = self.client(self.session(), "sts", "us-east-1")
-        for attempt in range(self.settings.throttle_retries + 1):
-            try:
-                return client.get_caller_identity()
-            except botocore.exceptions.ClientError as exc:
-                throttled = collection_errors.classify(exc, "sts").error_class == collection_errors.THROTTLING
-                if not throttled:
-                    raise
-                if attempt == self.settings.throttle_retries:
-                    raise CredentialsError(
-                        f"AWS kept throttling sts:GetCallerIdentity for account {self.account.id} after "
-                        f"{attempt + 1} tries, so its credentials could not be checked; the next run will "
-                        "try again") from exc
-                time.sleep(min(20.0, self.settings.throttle_base_delay_s * 2 ** attempt))
-        raise AssertionError("unreachable")
+        patience = collection_errors.Patience(retries=self.settings.throttle_retries,
+                                              base_delay_s=self.settings.throttle_base_delay_s)
+        try:
+            return collection_errors.patiently(client.get_caller_identity, patience)
+        except botocore.exceptions.ClientError as exc:
+            if not collection_errors.botocore_gave_up_throttled(exc):
+                raise
+            raise CredentialsError(
+                f"AWS kept throttling sts:GetCallerIdentity for account {self.account.id} after "
+                f"{patience.retries + 1} tries, so its credentials could not be checked; the next run will "
+                "try again") from exc
 
     def verify_identity(self) -> str:
         """`sts:GetCallerIdentity` with the resolved credentials; the account must be the one asked for."""
