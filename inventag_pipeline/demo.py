@@ -96,14 +96,10 @@ def run_demo(days: int = 3, state_dir: Path = PROJECT_STATE, port: int = 0, quie
                            quiet_dagster=quiet_dagster)
 
 
-def run_demo_on(account: Any, *, days: int = 3, state_dir: Path = PROJECT_STATE, quiet_dagster: bool = True) -> int:
-    """The demo against an already running simulator (`make dev` keeps it running for the UI)."""
+def _fresh_state(state_dir: Path, account_ids: Sequence[str], quiet_dagster: bool) -> tuple[Path, str, Any]:
+    """The demo's Dagster home (made current) and store, with these accounts' earlier demo days removed."""
     import logging
 
-    from dagster import DagsterInstance
-
-    from inventag_pipeline import steps
-    from inventag_pipeline.definitions import defs
     from inventag_pipeline.store.store import InventoryStore
 
     if quiet_dagster:
@@ -113,9 +109,20 @@ def run_demo_on(account: Any, *, days: int = 3, state_dir: Path = PROJECT_STATE,
     os.environ["DAGSTER_HOME"] = str(home)
     storage_uri = os.environ.get("INVENTAG_STORAGE_URI") or str((state_dir / "store").resolve())
     store = InventoryStore(storage_uri)
-    for kind in ("raw", "snapshots", "relationships", "deltas", "changelogs", "tags", "security"):
-        store.delete_folder(f"{store_kind(kind)}/account={SIMULATED_ACCOUNT_ID}")
+    for account_id in account_ids:
+        for kind in ("raw", "snapshots", "relationships", "deltas", "changelogs", "tags", "security"):
+            store.delete_folder(f"{store_kind(kind)}/account={account_id}")
+    return home, storage_uri, store
 
+
+def run_demo_on(account: Any, *, days: int = 3, state_dir: Path = PROJECT_STATE, quiet_dagster: bool = True) -> int:
+    """The demo against an already running simulator (`make dev` keeps it running for the UI)."""
+    from dagster import DagsterInstance
+
+    from inventag_pipeline import steps
+    from inventag_pipeline.definitions import defs
+
+    home, storage_uri, store = _fresh_state(state_dir, [SIMULATED_ACCOUNT_ID], quiet_dagster)
     dates = demo_dates(days)
     print("inventag-pipeline demo — a simulated AWS account (moto on 127.0.0.1), no credentials needed")
     print(f"  Dagster instance: {home}")
@@ -271,24 +278,12 @@ def run_organization_demo_on(org: Organization, *, days: int = 3, state_dir: Pat
     Without `instance`, the persistent one in `state_dir` that `make dev-accounts` opens. `asset_keys`
     can stop at the inventory chain (the compliance score is then not printed).
     """
-    import logging
-
     from dagster import DagsterInstance
 
     from inventag_pipeline import steps
     from inventag_pipeline.definitions import defs
-    from inventag_pipeline.store.store import InventoryStore
 
-    if quiet_dagster:
-        logging.getLogger("dagster").setLevel(logging.WARNING)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    home = prepare_home(state_dir / "dagster_home")
-    os.environ["DAGSTER_HOME"] = str(home)
-    storage_uri = os.environ.get("INVENTAG_STORAGE_URI") or str((state_dir / "store").resolve())
-    store = InventoryStore(storage_uri)
-    for account_id in org.ids:
-        for kind in ("raw", "snapshots", "relationships", "deltas", "changelogs", "tags", "security"):
-            store.delete_folder(f"{store_kind(kind)}/account={account_id}")
+    home, storage_uri, store = _fresh_state(state_dir, org.ids, quiet_dagster)
     accounts_file = org.write_accounts_file(state_dir / "demo-accounts.yaml")
     dates = demo_dates(days)
     print(f"inventag-pipeline demo — a simulated organization of {len(org.accounts)} AWS accounts "
