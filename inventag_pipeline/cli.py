@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import signal
@@ -231,21 +230,6 @@ def _types(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warm_pandas_import() -> threading.Thread | None:
-    """pyarrow imports pandas on its first conversion of a Python list (a quarter of a second).
-
-    Importing it on a side thread overlaps that with reading and checksumming the snapshots,
-    which run in C with the interpreter lock released. Join the thread before the delta forks its
-    workers: a child forked mid-import would wait forever on the module's lock. Nothing to do when
-    pandas is loaded already, or hidden by `_hide_pandas_from_pyarrow`.
-    """
-    if "pandas" in sys.modules or any(isinstance(finder, _PandasHidden) for finder in sys.meta_path):
-        return None
-    thread = threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True)
-    thread.start()
-    return thread
-
-
 def _hide_pandas_from_pyarrow() -> None:
     """Spare a one-shot `inventag diff` process the pandas import.
 
@@ -267,7 +251,6 @@ class _PandasHidden:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    warming = _warm_pandas_import()
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow.parquet as pq
@@ -292,8 +275,6 @@ def _diff(args: argparse.Namespace) -> int:
             print(f"inventag diff: {exc}", file=sys.stderr)
             return 2
         engine = DeltaEngine(Classifier().with_overrides(rules, ignore))
-    if warming is not None:
-        warming.join()
     result = engine.compute(
         old, new,
         old_coverage=old_manifest.get("coverage", []), new_coverage=new_manifest.get("coverage", []),
@@ -333,7 +314,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _simulator_serve(args: argparse.Namespace) -> int:
-    import threading
 
     from inventag_pipeline.aws.simulator import SimulatedAccount, SimulatorServer
 

@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from inventag_pipeline.aws.collector import RawItem
 from inventag_pipeline.core.canonical import (
@@ -330,8 +331,8 @@ def _side(resources: Any, account_id: str | None) -> Side | None:
 
 
 def _single_account(table: pa.Table) -> str:
-    accounts = set(table.column("account_id").to_pylist()) if table.num_rows else set()
-    return accounts.pop() if len(accounts) == 1 else ""
+    accounts = pc.unique(table.column("account_id")).to_pylist()
+    return accounts[0] if len(accounts) == 1 and accounts[0] else ""
 
 
 _RECORD_FIELDS = tuple(CanonicalRecord.__dataclass_fields__)

@@ -52,7 +52,7 @@ class ChangelogDocuments:
     # Renders one HTML template with the HTML context: the executive-summary-only and audit-report
     # variants, written beside changelog.html, are rendered when first asked for (`inventag diff`
     # writes only changelog.html, and at 70 k changes each variant costs a tenth of a second).
-    render_html: Callable[[str], str] = field(repr=False, default=lambda name: "")
+    render_html: Callable[[str], str] = field(repr=False)
 
     @functools.cached_property
     def summary_html(self) -> str:
