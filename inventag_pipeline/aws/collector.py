@@ -193,7 +193,7 @@ class RegionTags:
         self.enabled = enabled and bool(self.filters)
         self._lock = threading.Lock()
         self._region_locks: dict[str, threading.Lock] = {}
-        self._maps: dict[str, dict[str, list[dict[str, str]]] | None] = {}
+        self._maps: dict[str, TagListing | None] = {}
         self.errors: dict[str, str] = {}
 
     def for_region(self, region: str, counter: _Counter, patience: Patience) -> TagListing | None:
@@ -208,14 +208,10 @@ class RegionTags:
             return self._maps[region]
 
     def _fetch(self, region: str, counter: _Counter, patience: Patience) -> TagListing | None:
-        client = self._client(region)
         params = {"ResourceTypeFilters": self.filters, "ResourcesPerPage": 100}
-        try:
-            pages = patiently(lambda: list(_call(client, "get_resources", params, counter, paginate=True)), patience)
-        except ReadOnlyViolation:
-            raise
-        except Exception as exc:  # any failure only costs the per-resource calls it would have saved
-            self.errors[region] = f"{error_class(exc)}: {exc}"[:500]
+        pages, error = _pages_that_save_calls(self._client(region), "get_resources", params, counter, patience)
+        if pages is None:
+            self.errors[region] = error or ""
             return None
         return TagListing(self.account_id, region, {
             mapping["ResourceARN"]: list(mapping.get("Tags") or [])
@@ -284,15 +280,24 @@ def _bulk_records(rtype: ResourceType, client: Any, counter: _Counter, patience:
     """The type's bulk answer by key (ARN); empty when the call fails, so every detail is asked."""
     bulk = rtype.bulk_details
     assert bulk is not None
+    pages, _ = _pages_that_save_calls(client, bulk.operation, dict(bulk.params), counter, patience)
+    records = [record for page in pages or [] for record in jmespath.search(bulk.list_path, page) or []]
+    return {str(record[bulk.key]): record for record in records if isinstance(record, Mapping) and record.get(bulk.key)}
+
+
+def _pages_that_save_calls(client: Any, operation: str, params: Mapping[str, Any], counter: _Counter,
+                           patience: Patience) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """All pages of a call whose answer only spares per-resource calls: on failure, no pages and why.
+
+    Any failure (a refused permission, throttling beyond patience) just costs the calls it would have
+    saved; only the read-only guard's refusal is raised, as everywhere.
+    """
     try:
-        pages = patiently(lambda: list(_call(client, bulk.operation, dict(bulk.params), counter, paginate=True)),
-                           patience)
+        return patiently(lambda: list(_call(client, operation, dict(params), counter, paginate=True)), patience), None
     except ReadOnlyViolation:
         raise
-    except Exception:  # only costs the detail calls it would have saved
-        return {}
-    return {str(record[bulk.key]): record for page in pages for record in jmespath.search(bulk.list_path, page) or []
-            if isinstance(record, Mapping) and record.get(bulk.key)}
+    except Exception as exc:
+        return None, f"{error_class(exc)}: {exc}"[:500]
 
 
 def _enrich(rtype: ResourceType, item: Any, client_for: Callable[[str], Any], region: str, counter: _Counter,

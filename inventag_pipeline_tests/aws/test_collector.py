@@ -238,3 +238,25 @@ def _collect_without_bulk(url: str):
     sessions = AccountSessions(simulated_account(), CollectionSettings(simulator_url=url), audit)
     types = [dataclasses.replace(t, bulk_details=None) for t in collector.default_types(sessions)]
     return collect_account(sessions, REGIONS, types), audit
+
+
+def test_a_failing_bulk_call_falls_back_to_the_detail_calls(moto_url):
+    """A bulk answer that cannot be had (here a request botocore refuses to send) costs calls, never data."""
+    import dataclasses
+
+    from inventag_pipeline.core.resource_type import BulkDetails
+
+    create_one_of_each(moto_url, "us-east-1")
+    broken = BulkDetails("get_account_authorization_details", {"Filter": ["Role"], "MaxItems": 0},
+                         "RoleDetailList[]", "Arn", {"Tags": "Tags || `[]`"})
+    audit = AuditLog()
+    sessions = AccountSessions(simulated_account(), CollectionSettings(simulator_url=moto_url), audit)
+    role = dataclasses.replace(REGISTRY["AWS::IAM::Role"], bulk_details=broken)
+    with_broken_bulk = collect_account(sessions, REGIONS, [role])
+    without, _ = _collect_without_bulk(moto_url)
+
+    def roles(collection):
+        return {r.arn: r.content_hash for r in _records(collection) if r.resource_type == "AWS::IAM::Role"}
+
+    assert roles(with_broken_bulk) == roles(without) and roles(without)
+    assert audit.operation_counts()["iam:ListRoleTags"] == len(roles(without))
