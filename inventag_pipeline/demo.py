@@ -138,13 +138,7 @@ def _run_days(account: Any, instance: Any, assets: list[Any], store: Any, storag
               steps: Any) -> int:
 
     from inventag_pipeline.partitions import ACCOUNTS_PARTITION, partition_key
-    from inventag_pipeline.resources import (
-    AwsInventoryResource,
-    ComplianceGateResource,
-    DeltaRulesResource,
-    InventoryStoreResource,
-    TagPolicyResource,
-)
+    from inventag_pipeline.resources import AwsInventoryResource
     from inventag_pipeline.store.store import Partition
 
     instance.add_dynamic_partitions(ACCOUNTS_PARTITION, [SIMULATED_ACCOUNT_ID])
@@ -153,13 +147,8 @@ def _run_days(account: Any, instance: Any, assets: list[Any], store: Any, storag
     created = account.seed()
     print(f"Seeded the simulated account {SIMULATED_ACCOUNT_ID}: {created} resources in "
           f"{', '.join(account.regions)} and global IAM ({time.perf_counter() - t0:.1f} s)\n")
-    resources = {
-        "aws": AwsInventoryResource(simulator_url=account.endpoint_url, allow_outside_window=True),
-        "store": InventoryStoreResource(storage_uri=storage_uri),
-        "delta_rules": DeltaRulesResource(),
-        "tag_policy": TagPolicyResource(),
-        "compliance_gate": ComplianceGateResource(),
-    }
+    resources = _resources(AwsInventoryResource(simulator_url=account.endpoint_url, allow_outside_window=True),
+                           storage_uri)
     for index, date in enumerate(dates, start=1):
         injected = account.apply_day(index) if index > 1 else []
         elapsed, broken = _materialize_day(assets, partition_key(SIMULATED_ACCOUNT_ID, date), instance, resources)
@@ -171,6 +160,19 @@ def _run_days(account: Any, instance: Any, assets: list[Any], store: Any, storag
     print("Next: `make dev` opens the Dagster UI (http://127.0.0.1:3000) on this history; "
           "query the Parquet with pandas, DuckDB or Athena (see README).")
     return 0 if all_ok else 1
+
+
+def _resources(aws: Any, storage_uri: str) -> dict[str, Any]:
+    """The chain's resources for a demo run: its `aws`, the demo store, default rules, policy and gate."""
+    from inventag_pipeline.resources import (
+        ComplianceGateResource,
+        DeltaRulesResource,
+        InventoryStoreResource,
+        TagPolicyResource,
+    )
+
+    return {"aws": aws, "store": InventoryStoreResource(storage_uri=storage_uri), "delta_rules": DeltaRulesResource(),
+            "tag_policy": TagPolicyResource(), "compliance_gate": ComplianceGateResource()}
 
 
 def _materialize_day(assets: list, key: str, instance: Any, resources: dict) -> tuple[float, list]:
@@ -302,13 +304,7 @@ def _run_organization_days(org: Organization, instance: Any, assets: list[Any], 
                            accounts_file: Path, dates: list[str], steps: Any) -> int:
 
     from inventag_pipeline.partitions import ACCOUNTS_PARTITION, partition_key
-    from inventag_pipeline.resources import (
-    AwsInventoryResource,
-    ComplianceGateResource,
-    DeltaRulesResource,
-    InventoryStoreResource,
-    TagPolicyResource,
-)
+    from inventag_pipeline.resources import AwsInventoryResource
     from inventag_pipeline.store.store import Partition
 
     instance.add_dynamic_partitions(ACCOUNTS_PARTITION, org.ids)
@@ -318,15 +314,9 @@ def _run_organization_days(org: Organization, instance: Any, assets: list[Any], 
         print(f"Seeded {name} ({account_id}): {created[account_id]} resources in {', '.join(sim.regions)} "
               "and global IAM")
     print(f"  ({time.perf_counter() - t0:.1f} s)\n")
-    resources = {
-        # simulator_url: these accounts are in the simulator, so only the types moto implements are collected.
-        "aws": AwsInventoryResource(accounts_file=str(accounts_file), simulator_url=org.endpoint_url,
-                                    allow_outside_window=True),
-        "store": InventoryStoreResource(storage_uri=storage_uri),
-        "delta_rules": DeltaRulesResource(),
-        "tag_policy": TagPolicyResource(),
-        "compliance_gate": ComplianceGateResource(),
-    }
+    # simulator_url: these accounts are in the simulator, so only the types moto implements are collected.
+    resources = _resources(AwsInventoryResource(accounts_file=str(accounts_file), simulator_url=org.endpoint_url,
+                                                allow_outside_window=True), storage_uri)
     all_ok = True
     for index, date in enumerate(dates, start=1):
         print(f"Day {index} — {date}")
