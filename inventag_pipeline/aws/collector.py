@@ -30,9 +30,10 @@ import jmespath
 from inventag_pipeline.aws import errors as collection_errors
 from inventag_pipeline.aws.errors import NO_PATIENCE, Patience, patiently
 from inventag_pipeline.aws.guard import ReadOnlyViolation
-from inventag_pipeline.aws.session import AccountSessions
+from inventag_pipeline.aws.session import AccountSessions, tagging_api_mode
 from inventag_pipeline.core.canonical import format_timestamp, get_path, jsonable, redact_secrets, resolve_arn
 from inventag_pipeline.core.registry import GLOBAL_REGION, RESOURCE_TYPES, ResourceType
+from inventag_pipeline.core.resource_type import Detail
 
 
 @dataclass
@@ -180,17 +181,21 @@ class RegionTags:
     """Per region, every tagged resource's tags from one Resource Groups Tagging API listing.
 
     Fetched once, by the first scope of the region that needs it (the others wait for it), for the
-    registry types that declare a `tagging_api_type`. A region whose listing fails (no
-    `tag:GetResources` permission, throttled beyond patience) is remembered as unavailable and its
-    resources' tags are asked for one by one, as without it.
+    registry types that declare a `tagging_api_type`. The listing is filtered by those types' services
+    (`sqs`, `logs`, ...): a service filter cannot be misspelt the way a `service:type` one can, and the
+    lookup is by ARN, so a service's other resources in the listing do no harm. A region whose listing
+    fails (no `tag:GetResources` permission, throttled beyond patience) is remembered as unavailable and
+    its resources' tags are asked for one by one, as without it.
     """
 
     def __init__(self, get_client: Callable[[str], Any], types: Sequence[ResourceType], account_id: str,
-                 enabled: bool = True):
+                 enabled: bool | str = True):
         self._client = get_client
         self.account_id = account_id
-        self.filters = sorted({t.tagging_api_type for t in types if t.tagging_api_type})
-        self.enabled = enabled and bool(self.filters)
+        self.mode = tagging_api_mode(enabled)
+        self.tagging_types = sorted({t.tagging_api_type for t in types if t.tagging_api_type})
+        self.filters = sorted({t.split(":", 1)[0] for t in self.tagging_types})
+        self.enabled = self.mode != "off" and bool(self.filters)
         self._lock = threading.Lock()
         self._region_locks: dict[str, threading.Lock] = {}
         self._maps: dict[str, TagListing | None] = {}
@@ -215,21 +220,47 @@ class RegionTags:
             return None
         return TagListing(self.account_id, region, {
             mapping["ResourceARN"]: list(mapping.get("Tags") or [])
-            for page in pages for mapping in page.get("ResourceTagMappingList") or []})
+            for page in pages for mapping in page.get("ResourceTagMappingList") or []},
+            self.tagging_types, trust_absence=self.mode == "on")
 
 
-@dataclass(frozen=True)
 class TagListing:
-    """One region's tagging-API listing: ARN -> [{Key, Value}]."""
+    """One region's tagging-API listing (ARN -> [{Key, Value}]) and what its silence may be taken to mean.
 
-    account_id: str
-    region: str
-    tags: Mapping[str, list[dict[str, str]]]
+    GetResources returns every resource that is or was tagged, so a resource it leaves out has no tags,
+    but only where the listing covers the resource's type: a misspelt filter or a service the API does
+    not reach would otherwise erase real tags. So silence is trusted for a type only when the listing
+    holds at least one ARN of that type in the region (`covered`); the unlisted resources of any other
+    type are asked directly. With `trust_absence` off (`INVENTAG_TAGGING_API=strict`) every resource
+    the listing leaves out is asked.
+    """
 
-    def lookup(self, rtype: ResourceType, payload: Mapping[str, Any], resource_id: str) -> list[dict[str, str]] | None:
-        """The resource's tags, or None when the listing does not hold its ARN (ask the resource)."""
+    def __init__(self, account_id: str, region: str, tags: Mapping[str, list[dict[str, str]]],
+                 tagging_types: Sequence[str] = (), trust_absence: bool = True):
+        self.account_id = account_id
+        self.region = region
+        self.tags = tags
+        self.covered = {t for t in tagging_types if any(arn_is_of_tagging_type(arn, t) for arn in tags)}
+        self.trust_absence = trust_absence
+
+    def tags_of(self, rtype: ResourceType, payload: Mapping[str, Any], resource_id: str,
+                ask: Callable[[], Any]) -> tuple[Any, bool]:
+        """The resource's tags and whether the listing answered (False: `ask` made the tag call)."""
         arn = resolve_arn(rtype, payload, resource_id, self.account_id, self.region)
-        return self.tags.get(arn)
+        if arn in self.tags:
+            return self.tags[arn], True
+        if self.trust_absence and rtype.tagging_api_type in self.covered:
+            return [], True
+        return ask(), False
+
+
+def arn_is_of_tagging_type(arn: str, tagging_type: str) -> bool:
+    """Whether an ARN names a resource of a tagging-API type: `sqs` (any SQS ARN) or `kms:key` (`key/...`)."""
+    service, _, kind = tagging_type.partition(":")
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[2] != service:
+        return False
+    return not kind or parts[5].startswith((kind + "/", kind + ":"))
 
 
 def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: str, counter: _Counter,
@@ -304,13 +335,31 @@ def _enrich(rtype: ResourceType, item: Any, client_for: Callable[[str], Any], re
             patience: Patience, tag_map: TagListing | None = None, bulk: Mapping[str, Any] | None = None) -> RawItem:
     """One listed item plus its detail calls; an identical call serves every detail that needs it.
 
-    The tag call is skipped when `tag_map` (the region's tagging-API listing) holds the resource's
-    ARN; an ARN it does not hold (never tagged, or created after the listing) is asked directly.
+    With `tag_map` (the region's tagging-API listing) the tags come from it where it can answer
+    (`TagListing.tags_of`); else the tag call is made.
     Details the type's bulk answer holds for this resource (`bulk`) are taken from it.
     """
     payload = dict(item) if isinstance(item, Mapping) else {rtype.id_field: item}
     resource_id = str(get_path(payload, rtype.id_field)[0])
     responses: dict[str, list[dict[str, Any]]] = {}
+
+    def detail_value(detail: Detail, payload: dict[str, Any], resource_id: str) -> Any:
+        """The detail's value for this item, from one call shared by every detail that needs it."""
+        detail_region = region
+        if rtype.region_field and payload.get(rtype.region_field):
+            detail_region = str(payload[rtype.region_field])
+        params = {k: _render(v, payload, resource_id) for k, v in detail.params.items()}
+        key = repr((detail_region, detail.operation, sorted(params.items()), detail.paginate))
+        try:
+            if key not in responses:
+                responses[key] = patiently(lambda: list(
+                    _call(client_for(detail_region), detail.operation, params, counter, detail.paginate)), patience)
+            return _merge_pages(responses[key], detail.result_path)
+        except botocore.exceptions.ClientError as exc:
+            if error_class(exc) not in detail.absent_codes:
+                raise
+            return None
+
     bulk_fields = rtype.bulk_details.fields if bulk is not None and rtype.bulk_details else {}
     for detail in rtype.details:
         if detail.store_as in bulk_fields:
@@ -319,25 +368,14 @@ def _enrich(rtype: ResourceType, item: Any, client_for: Callable[[str], Any], re
                 payload[detail.store_as] = found
                 continue
         if tag_map is not None and detail.store_as == rtype.tags_field:
-            listed = tag_map.lookup(rtype, payload, resource_id)
-            if listed is not None:
-                payload[detail.store_as] = listed
+            tags, served = tag_map.tags_of(rtype, payload, resource_id,
+                                           lambda detail=detail: detail_value(detail, payload, resource_id))
+            payload[detail.store_as] = tags
+            if served:
                 counter.add_tags_served()
-                continue
-        detail_region = region
-        if rtype.region_field and payload.get(rtype.region_field):
-            detail_region = str(payload[rtype.region_field])
-        params = {k: _render(v, payload, resource_id) for k, v in detail.params.items()}
-        key = repr((detail_region, detail.operation, sorted(params.items()), detail.paginate))
-        try:
-            if key not in responses:
-                responses[key] = patiently(lambda detail=detail, params=params, detail_region=detail_region: list(
-                    _call(client_for(detail_region), detail.operation, params, counter, detail.paginate)), patience)
-            value = _merge_pages(responses[key], detail.result_path)
-        except botocore.exceptions.ClientError as exc:
-            if error_class(exc) not in detail.absent_codes:
-                raise
-            value = None
+            continue
+        value = None if detail.only_if and not payload.get(detail.only_if) else detail_value(
+            detail, payload, resource_id)
         if rtype.region_field and detail.store_as == rtype.region_field:
             value = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(value, value)
         if detail.store_as:

@@ -70,12 +70,26 @@ def use_config_from_env() -> str:
     return text
 
 
-def tagging_api_from_env() -> bool:
-    """`INVENTAG_TAGGING_API`: `on` (default) reads tags in bulk from the Resource Groups Tagging API, `off` never."""
-    text = os.environ.get("INVENTAG_TAGGING_API", "").strip().lower() or "on"
-    if text not in ("on", "off", "1", "0", "true", "false"):
-        raise ValueError(f"INVENTAG_TAGGING_API must be on or off, got {text!r}")
-    return text in ("on", "1", "true")
+TAGGING_API_MODES = ("on", "strict", "off")
+
+
+def tagging_api_mode(value: bool | str) -> str:
+    """One of TAGGING_API_MODES; booleans and 1/0/true/false are on/off."""
+    text = str(value).strip().lower() or "on"
+    text = {"true": "on", "1": "on", "false": "off", "0": "off"}.get(text, text)
+    if text not in TAGGING_API_MODES:
+        raise ValueError(f"INVENTAG_TAGGING_API must be one of {', '.join(TAGGING_API_MODES)}, got {value!r}")
+    return text
+
+
+def tagging_api_from_env() -> str:
+    """`INVENTAG_TAGGING_API`: how tags are read in bulk from the Resource Groups Tagging API.
+
+    `on` (default): a resource the listing leaves out is untagged where the listing holds others of its
+    type in the region (else it is asked); `strict`: each resource the listing leaves out is asked;
+    `off`: a tag call per resource.
+    """
+    return tagging_api_mode(os.environ.get("INVENTAG_TAGGING_API", ""))
 
 
 def config_aggregator_from_env() -> str | None:
@@ -134,8 +148,8 @@ class CollectionSettings:
     # Query this aggregator (with the base credentials) instead of each region's recorder.
     config_aggregator: str | None = field(default_factory=config_aggregator_from_env)
     # Tags of the types with a `tagging_api_type` from one GetResources listing per region instead of a
-    # tag call per resource (resources it does not return are still asked directly).
-    tagging_api: bool = field(default_factory=tagging_api_from_env)
+    # tag call per resource: "on", "strict" or "off" (tagging_api_from_env); True / False are on / off.
+    tagging_api: bool | str = field(default_factory=tagging_api_from_env)
 
 
 def user_agent() -> str:

@@ -465,7 +465,9 @@ def resolve_arn(rtype: ResourceType, payload: Mapping[str, Any], resource_id: st
         if found:
             return str(found[0])
     if rtype.arn_template:
-        return rtype.arn_template.format(partition=partition, region=region, account=account, id=resource_id)
+        # `{id_path}`: the id without a leading "/", as AWS writes hierarchical names (SSM parameters) in ARNs.
+        return rtype.arn_template.format(partition=partition, region=region, account=account, id=resource_id,
+                                         id_path=resource_id.removeprefix("/"))
     # Documented synthetic ARN for the rare type without one.
     return f"arn:{partition}:{rtype.service}:{region}:{account}:{rtype.cfn_type}/{resource_id}"
 

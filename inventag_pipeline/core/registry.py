@@ -163,18 +163,20 @@ _CORE_TYPES: tuple[ResourceType, ...] = (
             ),
             Detail("get_bucket_versioning", {"Bucket": "{id}"}, "Versioning"),
             Detail(
-                "get_bucket_policy_status",
-                {"Bucket": "{id}"},
-                "PolicyStatus",
-                "PolicyStatus",
-                absent_codes=("NoSuchBucketPolicy",),
-            ),
-            Detail(
                 "get_bucket_policy",
                 {"Bucket": "{id}"},
                 "Policy",
                 "Policy",
                 absent_codes=("NoSuchBucketPolicy",),
+            ),
+            # The status is computed from the policy: without one, AWS answers NoSuchBucketPolicy.
+            Detail(
+                "get_bucket_policy_status",
+                {"Bucket": "{id}"},
+                "PolicyStatus",
+                "PolicyStatus",
+                absent_codes=("NoSuchBucketPolicy",),
+                only_if="Policy",
             ),
             Detail(
                 "get_bucket_tagging",

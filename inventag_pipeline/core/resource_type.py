@@ -17,6 +17,9 @@ class Detail:
     `params` values are templates over the listed item (`{Arn}`) or `{id}`; `result_path` is a
     JMESPath into the response (None keeps the whole response). Error codes in `absent_codes` mean
     "this optional feature is not configured" and store None instead of failing the scope.
+    `only_if` names an earlier detail's `store_as`: when that stored nothing, this call would only
+    answer with one of its `absent_codes` (S3's policy status without a policy), so it is not made
+    and None is stored, as that answer would have stored.
     """
 
     operation: str
@@ -25,6 +28,7 @@ class Detail:
     result_path: str | None = None
     absent_codes: tuple[str, ...] = ()
     paginate: bool = False
+    only_if: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class ResourceType:
     result_path: str
     id_field: str
     arn_field: str | None = None
+    # Placeholders: {partition} {region} {account} {id}, and {id_path} (the id without a leading "/").
     arn_template: str | None = None
     name_field: str | None = None
     # With no Name tag and no name field, use the ARN's last segment (SNS topics, SQS queues).
@@ -91,9 +96,10 @@ class ResourceType:
     # Config does not record it. Whether the fast path may use Config also needs a mapping of Config's
     # configuration item to this type's payload (core.config_mapping); without one the direct API is used.
     config_type: str | None = None
-    # The Resource Groups Tagging API's resource type (`ResourceTypeFilters`, e.g. "sqs", "kms:key") when
-    # its GetResources may stand in for this type's own tag call: one paginated call per region returns
-    # the tags of every tagged resource. Resources it does not return are still asked directly.
+    # The Resource Groups Tagging API's resource type (e.g. "sqs", "kms:key") when its GetResources may
+    # stand in for this type's own tag call: one paginated call per region (filtered by the types'
+    # services) returns the tags of every tagged resource. How a resource it does not return is treated:
+    # aws/collector.py `TagListing`.
     tagging_api_type: str | None = None
     # Detail calls one bulk call answers for all resources at once (IAM's GetAccountAuthorizationDetails).
     bulk_details: BulkDetails | None = None

@@ -143,39 +143,73 @@ def test_secret_values_never_leave_the_collector_but_their_changes_still_show(mo
 
 
 def test_tags_from_the_tagging_api_give_the_same_records_with_fewer_calls(moto_url):
-    """One GetResources listing per region stands in for each tagged resource's own tag call."""
+    """One GetResources listing per region answers for the tagged resources it holds and, for a type it
+    holds some of in the region, for the untagged ones it leaves out; all three modes give the same records."""
+    from collections import Counter
+
     create_one_of_each(moto_url, "us-east-1")
     create_one_of_each(moto_url, "eu-west-1")
-    client(moto_url, "sqs", "us-east-1").create_queue(QueueName="never-tagged")
-    direct, direct_audit = _collect(moto_url, tagging_api=False)
-    bulk, bulk_audit = _collect(moto_url, tagging_api=True)
+    for i in range(3):
+        client(moto_url, "sqs", "us-east-1").create_queue(QueueName=f"never-tagged-{i}")
+    direct, direct_audit = _collect(moto_url, tagging_api="off")
+    strict, strict_audit = _collect(moto_url, tagging_api="strict")
+    bulk, bulk_audit = _collect(moto_url, tagging_api="on")
 
     def hashes(collection):
         return {r.arn: (r.content_hash, r.tags) for r in _records(collection)}
 
+    def served(collection):
+        return sum(s.tags_from_tagging_api for s in collection.scopes)
+
+    def calls(audit, operation=None, region=None):
+        return sum(1 for e in audit.entries if operation in (None, e.operation) and region in (None, e.region))
+
     assert hashes(bulk) == hashes(direct)
+    assert hashes(strict) == hashes(direct)
     opted = {t.cfn_type for t in RESOURCE_TYPES if t.tagging_api_type}
-    filters = sorted({t.tagging_api_type for t in RESOURCE_TYPES if t.tagging_api_type})
+    services = sorted({t.tagging_api_type.split(":")[0] for t in RESOURCE_TYPES if t.tagging_api_type})
     listed = {m["ResourceARN"] for region in REGIONS
               for page in client(moto_url, "resourcegroupstaggingapi", region).get_paginator("get_resources")
-              .paginate(ResourceTypeFilters=filters) for m in page["ResourceTagMappingList"]}
-    tagged = [r for r in _records(direct) if r.resource_type in opted and r.tags]
-    served = sum(s.tags_from_tagging_api for s in bulk.scopes)
-    assert served == sum(1 for r in tagged if r.arn in listed)
-    # moto lists these types; its log groups answer to "logs:loggroup" rather than AWS's "logs:log-group",
-    # and its activities not at all, so those two are asked directly here.
-    assert {r.resource_type for r in tagged if r.arn in listed} == opted - {
-        "AWS::Logs::LogGroup", "AWS::StepFunctions::Activity"}
-    assert served == len(tagged) - 4
-    assert [s.tagging_api_error for s in bulk.scopes if s.tagging_api_error] == []
-    assert sum(s.tags_from_tagging_api for s in direct.scopes) == 0
-    calls = {name: audit.summary()["total_calls"] for name, audit in (("direct", direct_audit), ("bulk", bulk_audit))}
-    listings = sum(1 for e in bulk_audit.entries if e.operation == "GetResources")
+              .paginate(ResourceTypeFilters=services) for m in page["ResourceTagMappingList"]}
+    records = [r for r in _records(direct) if r.resource_type in opted]
+    # moto lists every opted type's tagged resources except Step Functions activities (AWS lists them).
+    assert {r.resource_type for r in records if r.tags and r.arn in listed} == opted - {"AWS::StepFunctions::Activity"}
+    assert {r.resource_type for r in records if r.tags and r.arn not in listed} == {"AWS::StepFunctions::Activity"}
+    covered = {(r.resource_type, r.region) for r in records if r.arn in listed}
+    unlisted = Counter((r.resource_type, r.region, (r.resource_type, r.region) in covered)
+                       for r in records if r.arn not in listed)
+    assert unlisted[("AWS::SQS::Queue", "us-east-1", True)] >= 4  # the three above and an untagged fixture queue
+    assert unlisted[("AWS::StepFunctions::Activity", "us-east-1", False)] == 1
+
+    # strict: the listing answers for what it holds; every resource it leaves out is asked.
+    assert served(strict) == sum(1 for r in records if r.arn in listed)
+    assert calls(strict_audit, "ListQueueTags", "us-east-1") == unlisted[("AWS::SQS::Queue", "us-east-1", True)]
+    # on: also for the unlisted resources of a type it holds others of in the region; the rest are asked,
+    # the tagged activity moto leaves out among them.
+    assert served(bulk) == served(strict) + sum(n for (_, _, trusted), n in unlisted.items() if trusted)
+    assert calls(bulk_audit, "ListQueueTags", "us-east-1") == 0
+    assert sum(s.tagging_api_error is not None for s in bulk.scopes + strict.scopes) == 0
+    assert served(direct) == 0
+    listings = calls(bulk_audit, "GetResources")
     assert 2 <= listings <= 4  # one listing (of one or two pages) per region
-    assert calls["bulk"] == calls["direct"] - served + listings
-    # The queue that was never tagged is absent from the listing: its tags were asked directly.
-    [never] = [r for r in _records(bulk) if r.name == "never-tagged"]
+    assert calls(bulk_audit) == calls(direct_audit) - served(bulk) + listings
+    assert calls(strict_audit) == calls(direct_audit) - served(strict) + listings
+    [never] = [r for r in _records(bulk) if r.name == "never-tagged-0"]
     assert never.tags == {}
+
+
+def test_an_arn_is_of_a_tagging_type_by_service_and_resource_kind():
+    from inventag_pipeline.aws.collector import arn_is_of_tagging_type
+
+    assert arn_is_of_tagging_type("arn:aws:kms:us-east-1:123456789012:key/1234abcd", "kms:key")
+    assert not arn_is_of_tagging_type("arn:aws:kms:us-east-1:123456789012:alias/app", "kms:key")
+    assert arn_is_of_tagging_type("arn:aws:sqs:us-east-1:123456789012:orders", "sqs")
+    assert not arn_is_of_tagging_type("arn:aws:sns:us-east-1:123456789012:orders", "sqs")
+    assert arn_is_of_tagging_type("arn:aws:logs:us-east-1:123456789012:log-group:/app/web", "logs:log-group")
+    assert arn_is_of_tagging_type("arn:aws:states:us-east-1:123456789012:activity:review", "states:activity")
+    assert not arn_is_of_tagging_type("arn:aws:states:us-east-1:123456789012:activity:review", "states:stateMachine")
+    assert not arn_is_of_tagging_type("arn:aws:states:us-east-1:123456789012:stateMachineX:a", "states:stateMachine")
+    assert not arn_is_of_tagging_type("not-an-arn", "sqs")
 
 
 def test_a_failing_tagging_api_costs_calls_never_tags(moto_url, monkeypatch):
@@ -260,3 +294,24 @@ def test_a_failing_bulk_call_falls_back_to_the_detail_calls(moto_url):
 
     assert roles(with_broken_bulk) == roles(without) and roles(without)
     assert audit.operation_counts()["iam:ListRoleTags"] == len(roles(without))
+
+
+def test_a_bucket_without_a_policy_is_not_asked_for_its_policy_status(moto_url):
+    """GetBucketPolicyStatus answers NoSuchBucketPolicy without a policy, so it is asked only with one."""
+    import json
+
+    s3 = client(moto_url, "s3")
+    for name in ("with-policy", "without-policy"):
+        s3.create_bucket(Bucket=name)
+    s3.put_bucket_policy(Bucket="with-policy", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::with-policy/*"}]}))
+    audit = AuditLog()
+    sessions = AccountSessions(simulated_account(), CollectionSettings(simulator_url=moto_url), audit)
+    collection = collect_account(sessions, ["us-east-1"], [REGISTRY["AWS::S3::Bucket"]])
+
+    payloads = {i.payload["Name"]: i.payload for s in collection.scopes for i in s.items}
+    assert payloads["with-policy"]["PolicyStatus"] == {"IsPublic": True}
+    assert payloads["without-policy"]["PolicyStatus"] is None
+    assert payloads["without-policy"]["Policy"] is None
+    assert audit.operation_counts()["s3:GetBucketPolicyStatus"] == 1
+    assert audit.operation_counts()["s3:GetBucketPolicy"] == 2

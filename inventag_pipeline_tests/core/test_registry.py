@@ -26,6 +26,7 @@ from inventag_pipeline.core.registry import (
     services,
     types_for_service,
 )
+from inventag_pipeline.core.resource_type import Detail
 
 # Relationship targets that are not registered types yet. The lint fails when an entry stops being needed.
 UNREGISTERED_TARGETS: frozenset[str] = frozenset()
@@ -35,7 +36,7 @@ SNAKE_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 SEGMENT = r"[A-Za-z][A-Za-z0-9]*"
 PATH_RE = re.compile(rf"^{SEGMENT}(\[\])*(\.{SEGMENT}(\[\])*)*$")
 FIELD_RE = re.compile(rf"^{SEGMENT}(\.{SEGMENT})*$")  # no list fan-out: a single value
-ARN_TEMPLATE_FIELDS = {"partition", "region", "account", "id"}
+ARN_TEMPLATE_FIELDS = {"partition", "region", "account", "id", "id_path"}
 
 
 @cache
@@ -142,7 +143,7 @@ def test_every_type_is_fully_declared():
             offenders.append(f"{t.cfn_type}: no ARN source (arn_field or arn_template)")
         if t.arn_template:
             fields = {f for _, f, _, _ in string.Formatter().parse(t.arn_template) if f}
-            if not fields <= ARN_TEMPLATE_FIELDS or "id" not in fields:
+            if not fields <= ARN_TEMPLATE_FIELDS or not fields & {"id", "id_path"}:
                 offenders.append(f"{t.cfn_type}: arn_template fields {sorted(fields)}")
         if t.service != t.service.lower() or not t.service:
             offenders.append(f"{t.cfn_type}: service {t.service!r} is not a lower-case boto3 name")
@@ -155,9 +156,12 @@ def test_every_type_is_fully_declared():
             offenders.append(f"{t.cfn_type}: tested_with {t.tested_with!r}")
         if t.region_field and not t.is_global:
             offenders.append(f"{t.cfn_type}: region_field only makes sense for globally listed types")
-        for d in t.details:
+        for i, d in enumerate(t.details):
             if not isinstance(d.absent_codes, tuple) or not all(isinstance(c, str) and c for c in d.absent_codes):
                 offenders.append(f"{t.cfn_type}: {d.operation} absent_codes must be a tuple of error codes")
+            if d.only_if is not None and (d.only_if not in {e.store_as for e in t.details[:i]} or not d.absent_codes):
+                offenders.append(f"{t.cfn_type}: {d.operation} only_if must name an earlier detail's store_as, "
+                                 "and the call must have absent_codes (the answer it stands for)")
     report(offenders)
 
 
@@ -316,6 +320,8 @@ def _broken_type() -> ResourceType:
         result_path="Reservations[].Instances[]",
         id_field="InstanceId",
         list_params={"NoSuchParam": 1},
+        details=(Detail("describe_instance_attribute", {"InstanceId": "{id}", "Attribute": "userData"}, "UserData",
+                        only_if="Later"),),
         volatile_paths=("Bad..Path", "LaunchTme"),
         relationships={"VpcId": "AWS::EC2::Nope"},
     )
@@ -333,6 +339,8 @@ def test_lints_name_every_offender(monkeypatch):
         test_every_type_is_fully_declared()
     assert "AWS::EC2::Broken: no description" in str(info.value)
     assert "AWS::EC2::Broken: no ARN source (arn_field or arn_template)" in str(info.value)
+    assert ("AWS::EC2::Broken: describe_instance_attribute only_if must name an earlier detail's store_as, and the "
+            "call must have absent_codes (the answer it stands for)") in str(info.value)
 
     with pytest.raises(AssertionError) as info:
         test_every_operation_exists_in_botocore_and_is_read_only()

@@ -260,8 +260,8 @@ TYPES: tuple[ResourceType, ...] = (
         result_path="Parameters[]",
         id_field="Name",
         arn_field="ARN",
-        # For responses without ARN (the simulator); right for names without a leading "/".
-        arn_template="arn:{partition}:ssm:{region}:{account}:parameter/{id}",
+        # For responses without ARN (the simulator): AWS drops a hierarchical name's leading "/".
+        arn_template="arn:{partition}:ssm:{region}:{account}:parameter/{id_path}",
         name_field="Name",
         details=(
             Detail("list_tags_for_resource", {"ResourceType": "Parameter", "ResourceId": "{Name}"}, "Tags",
