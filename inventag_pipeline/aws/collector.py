@@ -29,6 +29,7 @@ import jmespath
 
 from inventag_pipeline.aws import errors as collection_errors
 from inventag_pipeline.aws.errors import NO_PATIENCE, Patience, patiently
+from inventag_pipeline.aws.garbage import fewer_gc_passes
 from inventag_pipeline.aws.guard import ReadOnlyViolation
 from inventag_pipeline.aws.session import AccountSessions, tagging_api_mode
 from inventag_pipeline.core.canonical import format_timestamp, get_path, jsonable, redact_secrets, resolve_arn
@@ -538,10 +539,14 @@ def default_types(sessions: AccountSessions) -> tuple[ResourceType, ...]:
     return RESOURCE_TYPES
 
 
+@fewer_gc_passes()
 def collect_account(sessions: AccountSessions, regions: Sequence[str],
                     types: Sequence[ResourceType] | None = None, *, clock: Callable[[], float] = time.time
                     ) -> Collection:
-    """Collect every scope concurrently; raise only when nothing at all could be read."""
+    """Collect every scope concurrently; raise only when nothing at all could be read.
+
+    With fewer garbage-collector passes meanwhile (aws/garbage.py).
+    """
     import datetime as dt
 
     from inventag_pipeline.aws.config_source import fast_path

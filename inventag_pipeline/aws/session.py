@@ -8,7 +8,11 @@ A collection uses one thread-safe client per (service, region), built once under
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import gzip
 import importlib.metadata
+import json
 import os
 import platform
 import threading
@@ -22,6 +26,7 @@ import botocore.credentials
 import botocore.exceptions
 import botocore.loaders
 import botocore.session
+import botocore.utils
 
 from inventag_pipeline.aws import errors as collection_errors
 from inventag_pipeline.aws.guard import AuditLog, ReadOnlyGuard
@@ -152,6 +157,37 @@ class CollectionSettings:
     tagging_api: bool | str = field(default_factory=tagging_api_from_env)
 
 
+class PlainJSONFileLoader(botocore.loaders.JSONFileLoader):
+    """botocore's model file loader, decoding into plain dicts (ordered since Python 3.7).
+
+    botocore decodes every model into OrderedDicts, which takes twice the CPU; loading the models
+    is a third of building a collection's hundred-odd clients.
+    """
+
+    def load_file(self, file_path: str) -> Any:
+        for extension, opener in ((".json", open), (".json.gz", gzip.open)):
+            if os.path.isfile(file_path + extension):
+                with opener(file_path + extension, "rb") as file:
+                    return json.loads(file.read().decode("utf-8"))
+        return None
+
+
+def parse_aws_timestamp(value: Any) -> dt.datetime:
+    """botocore's timestamp parser with a fast path: `datetime.fromisoformat` for ISO-8601 text.
+
+    botocore's own tries the text as an epoch number, then parses it with dateutil, building a
+    `tzlocal` each time: about a tenth of a collection's CPU. The values are the same instants; epoch
+    numbers (JSON protocols), RFC 822 dates and anything else still go to botocore's parser.
+    """
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            with contextlib.suppress(ValueError):
+                return dt.datetime.fromisoformat(value)
+    return botocore.utils.parse_timestamp(value)
+
+
 def user_agent() -> str:
     """`inventag-pipeline/<version> Botocore/<version> Python/<version>`."""
     try:
@@ -182,6 +218,7 @@ class AccountSessions:
         self._shared_session: boto3.session.Session | None = None
         # One loader for all sessions: service models are parsed once, not once per thread.
         self._loader = botocore.loaders.create_loader()
+        self._loader.file_loader = PlainJSONFileLoader()
         self.client_config = botocore.config.Config(
             retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
             connect_timeout=settings.connect_timeout,
@@ -196,6 +233,7 @@ class AccountSessions:
     def _new_session(self, credentials: dict[str, str] | None) -> boto3.session.Session:
         core = botocore.session.get_session()
         core.register_component("data_loader", self._loader)
+        core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_aws_timestamp)
         if credentials is None and self._role_credentials is not None:
             # One refreshable credential object shared by every thread's session (it locks itself).
             core._credentials = self._role_credentials
