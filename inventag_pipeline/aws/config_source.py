@@ -77,21 +77,13 @@ class _Fallback(RuntimeError):
 
 
 class _Clients:
-    """One guarded session per thread (boto3 sessions are not thread-safe), clients cached by region."""
+    """The account's shared, thread-safe clients (one per service and region, as the collector's)."""
 
     def __init__(self, sessions: AccountSessions):
         self.sessions = sessions
-        self._local = threading.local()
 
     def get(self, service: str, region: str) -> Any:
-        cache = getattr(self._local, "clients", None)
-        if cache is None:
-            cache = self._local.clients = {}
-            self._local.session = self.sessions.session()
-        name = "us-east-1" if region == GLOBAL_REGION else region
-        if (service, name) not in cache:
-            cache[(service, name)] = self.sessions.client(self._local.session, service, name)
-        return cache[(service, name)]
+        return self.sessions.shared_client(service, "us-east-1" if region == GLOBAL_REGION else region)
 
 
 class _Calls:
