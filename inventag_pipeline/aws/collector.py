@@ -17,9 +17,10 @@ after a growing pause, `throttle_retries` times, before the type is recorded as 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Executor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -241,7 +242,7 @@ class TagListing:
         self.account_id = account_id
         self.region = region
         self.tags = tags
-        self.covered = {t for t in tagging_types if any(arn_is_of_tagging_type(arn, t) for arn in tags)}
+        self.covered = covered_tagging_types(tags, tagging_types)
         self.trust_absence = trust_absence
 
     def tags_of(self, rtype: ResourceType, payload: Mapping[str, Any], resource_id: str,
@@ -255,13 +256,19 @@ class TagListing:
         return ask(), False
 
 
-def arn_is_of_tagging_type(arn: str, tagging_type: str) -> bool:
-    """Whether an ARN names a resource of a tagging-API type: `sqs` (any SQS ARN) or `kms:key` (`key/...`)."""
-    service, _, kind = tagging_type.partition(":")
-    parts = arn.split(":", 5)
-    if len(parts) < 6 or parts[2] != service:
-        return False
-    return not kind or parts[5].startswith((kind + "/", kind + ":"))
+def covered_tagging_types(arns: Iterable[str], tagging_types: Iterable[str]) -> set[str]:
+    """The tagging-API types (`sqs`, `kms:key`) of which at least one of these ARNs names a resource.
+
+    An ARN's kind is the first word of its resource part: `key` in `arn:aws:kms:...:key/1234`,
+    `log-group` in `arn:aws:logs:...:log-group:/app`; a type without a kind (`sqs`) is its service.
+    """
+    kinds = set()
+    for arn in arns:
+        parts = arn.split(":", 5)
+        if len(parts) == 6:
+            kinds.add((parts[2], re.split("[/:]", parts[5], maxsplit=1)[0]))
+    services = {service for service, _ in kinds}
+    return {t for t in tagging_types if (tuple(t.split(":", 1)) in kinds if ":" in t else t in services)}
 
 
 def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: str, counter: _Counter,
@@ -344,7 +351,7 @@ def _enrich(rtype: ResourceType, item: Any, client_for: Callable[[str], Any], re
     resource_id = str(get_path(payload, rtype.id_field)[0])
     responses: dict[str, list[dict[str, Any]]] = {}
 
-    def detail_value(detail: Detail, payload: dict[str, Any], resource_id: str) -> Any:
+    def detail_value(detail: Detail) -> Any:
         """The detail's value for this item, from one call shared by every detail that needs it."""
         detail_region = region
         if rtype.region_field and payload.get(rtype.region_field):
@@ -369,14 +376,12 @@ def _enrich(rtype: ResourceType, item: Any, client_for: Callable[[str], Any], re
                 payload[detail.store_as] = found
                 continue
         if tag_map is not None and detail.store_as == rtype.tags_field:
-            tags, served = tag_map.tags_of(rtype, payload, resource_id,
-                                           lambda detail=detail: detail_value(detail, payload, resource_id))
+            tags, served = tag_map.tags_of(rtype, payload, resource_id, lambda detail=detail: detail_value(detail))
             payload[detail.store_as] = tags
             if served:
                 counter.add_tags_served()
             continue
-        value = None if detail.only_if and not payload.get(detail.only_if) else detail_value(
-            detail, payload, resource_id)
+        value = None if detail.only_if and not payload.get(detail.only_if) else detail_value(detail)
         if rtype.region_field and detail.store_as == rtype.region_field:
             value = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(value, value)
         if detail.store_as:

@@ -198,18 +198,22 @@ def test_tags_from_the_tagging_api_give_the_same_records_with_fewer_calls(moto_u
     assert never.tags == {}
 
 
-def test_an_arn_is_of_a_tagging_type_by_service_and_resource_kind():
-    from inventag_pipeline.aws.collector import arn_is_of_tagging_type
+def test_a_listing_covers_the_tagging_types_whose_resources_it_names():
+    from inventag_pipeline.aws.collector import covered_tagging_types
 
-    assert arn_is_of_tagging_type("arn:aws:kms:us-east-1:123456789012:key/1234abcd", "kms:key")
-    assert not arn_is_of_tagging_type("arn:aws:kms:us-east-1:123456789012:alias/app", "kms:key")
-    assert arn_is_of_tagging_type("arn:aws:sqs:us-east-1:123456789012:orders", "sqs")
-    assert not arn_is_of_tagging_type("arn:aws:sns:us-east-1:123456789012:orders", "sqs")
-    assert arn_is_of_tagging_type("arn:aws:logs:us-east-1:123456789012:log-group:/app/web", "logs:log-group")
-    assert arn_is_of_tagging_type("arn:aws:states:us-east-1:123456789012:activity:review", "states:activity")
-    assert not arn_is_of_tagging_type("arn:aws:states:us-east-1:123456789012:activity:review", "states:stateMachine")
-    assert not arn_is_of_tagging_type("arn:aws:states:us-east-1:123456789012:stateMachineX:a", "states:stateMachine")
-    assert not arn_is_of_tagging_type("not-an-arn", "sqs")
+    types = ["kms:key", "sqs", "sns", "logs:log-group", "states:activity", "states:stateMachine"]
+    assert covered_tagging_types([
+        "arn:aws:kms:us-east-1:123456789012:alias/app",  # an alias is no key
+        "arn:aws:sqs:us-east-1:123456789012:orders",
+        "arn:aws:logs:us-east-1:123456789012:log-group:/app/web",
+        "arn:aws:states:us-east-1:123456789012:stateMachineX:a",  # a kind is a whole word
+        "not-an-arn",
+    ], types) == {"sqs", "logs:log-group"}
+    assert covered_tagging_types([
+        "arn:aws:kms:us-east-1:123456789012:key/1234abcd",
+        "arn:aws:states:us-east-1:123456789012:activity:review",
+    ], types) == {"kms:key", "states:activity"}
+    assert covered_tagging_types([], types) == set()
 
 
 def test_a_failing_tagging_api_costs_calls_never_tags(moto_url, monkeypatch):
