@@ -7,6 +7,7 @@ a stable key. Previews are short Markdown (the UI renders it); links point at th
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -62,14 +63,26 @@ def _table(header: list[str], rows: list[str], total: int, more: str) -> Metadat
         rows = rows[:-1]
 
 
+def _what_changed(row: Mapping[str, Any]) -> str:
+    """The riskiest change's description; for a re-created resource its old and new id, unless a change
+    to it is high or critical (which says more to a reviewer than the new id)."""
+    risky = sorted(row["changes"], key=lambda c: -SEVERITY_RANK[c["severity"]])
+    if row["change_type"] == "replaced":
+        moved = next((c for c in row["changes"] if c.get("path") == "arn"), None)
+        if moved and not (risky and risky[0]["severity"] in ("critical", "high")):
+            old, new = (str(json.loads(moved[k])).rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+                        for k in ("old_value", "new_value"))
+            return f"re-created: {old} → {new}"
+    return risky[0]["description"] if risky else f"{row['resource_type']} {row['change_type']}"
+
+
 def top_changes(context: Mapping[str, Any], limit: int = PREVIEW_ROWS) -> MetadataValue:
     """The day's most severe changes as a Markdown table (the changelog's context, severity first)."""
     if not context["all_changes"]:
         return MetadataValue.md(context["headline"])
     rows = []
     for row in context["all_changes"][:limit]:
-        risky = sorted(row["changes"], key=lambda c: -SEVERITY_RANK[c["severity"]])
-        what = risky[0]["description"] if risky else f"{row['resource_type']} {row['change_type']}"
+        what = _what_changed(row)
         kind = row["resource_type"].removeprefix("AWS::")
         rows.append(f"| **{row['severity']}** {row['change_type']} | {_cell(row['name'] or row['arn'], 40)} "
                     f"({kind}) | {_cell(what, 60)} |")

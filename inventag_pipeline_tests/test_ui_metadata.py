@@ -37,6 +37,21 @@ def test_top_changes_lists_the_most_severe_first_with_their_riskiest_description
     assert ui_metadata.top_changes({"all_changes": [], "headline": "No changes."}).value == "No changes."
 
 
+def test_a_re_created_resource_shows_its_old_and_new_id_unless_a_change_to_it_is_risky():
+    moved = {"path": "arn", "severity": "info", "description": "Replaced arn:aws:ec2:r:1:instance/i-old",
+             "old_value": '"arn:aws:ec2:r:1:instance/i-old"', "new_value": '"arn:aws:ec2:r:1:instance/i-new"'}
+    ip = {"path": "PrivateIpAddress", "severity": "medium", "description": "PrivateIpAddress changed"}
+    public = {"path": "PublicIpAddress", "severity": "high", "description": "PublicIpAddress added"}
+    rows = [{"severity": "medium", "change_type": "replaced", "resource_type": "AWS::EC2::Instance",
+             "name": "api-2", "arn": "arn:aws:ec2:r:1:instance/i-new", "changes": [ip, moved]},
+            {"severity": "high", "change_type": "replaced", "resource_type": "AWS::EC2::Instance",
+             "name": "api-3", "arn": "arn:aws:ec2:r:1:instance/i-new3", "changes": [ip, moved, public]}]
+    preview = ui_metadata.top_changes({"all_changes": rows, "headline": "h"}).value
+    assert preview.splitlines()[2:] == [
+        "| **medium** replaced | api-2 (EC2::Instance) | re-created: i-old → i-new |",
+        "| **high** replaced | api-3 (EC2::Instance) | PublicIpAddress added |"]
+
+
 def test_failing_checks_orders_by_severity_then_count():
     checks = [{"check_id": "a", "title": "A", "severity": "medium", "failed": 9, "passed": 1},
               {"check_id": "b", "title": "B", "severity": "critical", "failed": 1, "passed": 0},
