@@ -17,10 +17,9 @@ after a growing pause, `throttle_retries` times, before the type is recorded as 
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Executor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,8 +194,7 @@ class RegionTags:
         self._client = get_client
         self.account_id = account_id
         self.mode = tagging_api_mode(enabled)
-        self.tagging_types = sorted({t.tagging_api_type for t in types if t.tagging_api_type})
-        self.filters = sorted({t.split(":", 1)[0] for t in self.tagging_types})
+        self.filters = sorted({t.tagging_api_type.split(":", 1)[0] for t in types if t.tagging_api_type})
         self.enabled = self.mode != "off" and bool(self.filters)
         self._lock = threading.Lock()
         self._region_locks: dict[str, threading.Lock] = {}
@@ -223,52 +221,40 @@ class RegionTags:
         return TagListing(self.account_id, region, {
             mapping["ResourceARN"]: list(mapping.get("Tags") or [])
             for page in pages for mapping in page.get("ResourceTagMappingList") or []},
-            self.tagging_types, trust_absence=self.mode == "on")
+            trust_absence=self.mode == "on")
 
 
 class TagListing:
     """One region's tagging-API listing (ARN -> [{Key, Value}]) and what its silence may be taken to mean.
 
     GetResources returns every resource that is or was tagged, so a resource it leaves out has no tags,
-    but only where the listing covers the resource's type: a misspelt filter or a service the API does
-    not reach would otherwise erase real tags. So silence is trusted for a type only when the listing
-    holds at least one ARN of that type in the region (`covered`); the unlisted resources of any other
-    type are asked directly. With `trust_absence` off (`INVENTAG_TAGGING_API=strict`) every resource
-    the listing leaves out is asked.
+    but only where the listing covers the resource's type and writes its ARN as the collector does: a
+    misspelt filter, a service the API does not reach, or an ARN written differently would otherwise
+    erase real tags. So silence is trusted for a type in a region only when the listing holds the ARN
+    of at least one of that type's resources there (`matched`, complete once every item of the type is
+    in: `collect_type` settles the unlisted ones last); else each unlisted resource is asked. With
+    `trust_absence` off (`INVENTAG_TAGGING_API=strict`) every unlisted resource is asked at once.
     """
 
     def __init__(self, account_id: str, region: str, tags: Mapping[str, list[dict[str, str]]],
-                 tagging_types: Sequence[str] = (), trust_absence: bool = True):
+                 trust_absence: bool = True):
         self.account_id = account_id
         self.region = region
         self.tags = tags
-        self.covered = covered_tagging_types(tags, tagging_types)
         self.trust_absence = trust_absence
+        self.matched: set[str] = set()  # types with at least one resource whose ARN the listing holds
 
-    def tags_of(self, rtype: ResourceType, payload: Mapping[str, Any], resource_id: str,
-                ask: Callable[[], Any]) -> tuple[Any, bool]:
-        """The resource's tags and whether the listing answered (False: `ask` made the tag call)."""
-        arn = resolve_arn(rtype, payload, resource_id, self.account_id, self.region)
-        if arn in self.tags:
-            return self.tags[arn], True
-        if self.trust_absence and rtype.tagging_api_type in self.covered:
-            return [], True
-        return ask(), False
+    def lookup(self, rtype: ResourceType, payload: Mapping[str, Any], resource_id: str) -> list[dict[str, str]] | None:
+        """The resource's listed tags, or None when the listing does not hold its ARN."""
+        found = self.tags.get(resolve_arn(rtype, payload, resource_id, self.account_id, self.region))
+        if found is not None:
+            self.matched.add(rtype.cfn_type)
+        return found
 
 
-def covered_tagging_types(arns: Iterable[str], tagging_types: Iterable[str]) -> set[str]:
-    """The tagging-API types (`sqs`, `kms:key`) of which at least one of these ARNs names a resource.
-
-    An ARN's kind is the first word of its resource part: `key` in `arn:aws:kms:...:key/1234`,
-    `log-group` in `arn:aws:logs:...:log-group:/app`; a type without a kind (`sqs`) is its service.
-    """
-    kinds = set()
-    for arn in arns:
-        parts = arn.split(":", 5)
-        if len(parts) == 6:
-            kinds.add((parts[2], re.split("[/:]", parts[5], maxsplit=1)[0]))
-    services = {service for service, _ in kinds}
-    return {t for t in tagging_types if (tuple(t.split(":", 1)) in kinds if ":" in t else t in services)}
+# Stands for "unlisted; decided when every item of the type is in" in a payload's tags field. Never leaves
+# collect_type.
+_UNLISTED = object()
 
 
 def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: str, counter: _Counter,
@@ -298,20 +284,24 @@ def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: 
         return bulk.get(str(arn[0])) if arn else None
 
     if pool is None or not rtype.details or len(items) < 2:
-        return [_enrich(rtype, item, client_for, region, counter, patience, tag_map, record_of(item))
-                for item in items]
-    futures = [pool.submit(_enrich, rtype, item, client_for, region, counter, patience, tag_map, record_of(item))
-               for item in items]
-    done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-    failed = [f for f in futures if f in done and f.exception() is not None]
-    if failed:
-        # The type fails as a whole: drop what has not started, let running calls finish (their
-        # clients and counter are shared), then report the first error in listed order.
-        for future in pending:
-            future.cancel()
-        wait(pending)
-        failed[0].result()  # raises it
-    return [f.result() for f in futures]
+        enriched = [_enrich(rtype, item, client_for, region, counter, patience, tag_map, record_of(item))
+                    for item in items]
+    else:
+        futures = [pool.submit(_enrich, rtype, item, client_for, region, counter, patience, tag_map,
+                               record_of(item)) for item in items]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in futures if f in done and f.exception() is not None]
+        if failed:
+            # The type fails as a whole: drop what has not started, let running calls finish (their
+            # clients and counter are shared), then report the first error in listed order.
+            for future in pending:
+                future.cancel()
+            wait(pending)
+            failed[0].result()  # raises it
+        enriched = [f.result() for f in futures]
+    if tag_map is not None:
+        _settle_unlisted_tags(rtype, enriched, tag_map, client_for, region, counter, patience, pool)
+    return enriched
 
 
 def _bulk_records(rtype: ResourceType, client: Any, counter: _Counter, patience: Patience
@@ -339,12 +329,54 @@ def _pages_that_save_calls(client: Any, operation: str, params: Mapping[str, Any
         return None, f"{error_class(exc)}: {exc}"[:500]
 
 
+def _detail_value(rtype: ResourceType, detail: Detail, payload: Mapping[str, Any], resource_id: str,
+                  client_for: Callable[[str], Any], region: str, counter: _Counter, patience: Patience,
+                  responses: dict[str, list[dict[str, Any]]]) -> Any:
+    """A detail's value for one item, from one call shared (`responses`) by every detail that needs it."""
+    detail_region = region
+    if rtype.region_field and payload.get(rtype.region_field):
+        detail_region = str(payload[rtype.region_field])
+    params = {k: _render(v, payload, resource_id) for k, v in detail.params.items()}
+    key = repr((detail_region, detail.operation, sorted(params.items()), detail.paginate))
+    try:
+        if key not in responses:
+            responses[key] = patiently(lambda: list(
+                _call(client_for(detail_region), detail.operation, params, counter, detail.paginate)), patience)
+        return _merge_pages(responses[key], detail.result_path)
+    except botocore.exceptions.ClientError as exc:
+        if error_class(exc) not in detail.absent_codes:
+            raise
+        return None
+
+
+def _settle_unlisted_tags(rtype: ResourceType, items: list[RawItem], tag_map: TagListing,
+                          client_for: Callable[[str], Any], region: str, counter: _Counter, patience: Patience,
+                          pool: Executor | None) -> None:
+    """Tags of the type's resources the listing left out: none where it matched others of the type, else asked."""
+    unlisted = [item for item in items if item.payload.get(rtype.tags_field) is _UNLISTED]
+    if not unlisted:
+        return
+    if rtype.cfn_type in tag_map.matched:
+        for item in unlisted:
+            item.payload[rtype.tags_field] = []
+            counter.add_tags_served()
+        return
+    [detail] = [d for d in rtype.details if d.store_as == rtype.tags_field]
+
+    def ask(item: RawItem) -> None:
+        resource_id = str(get_path(item.payload, rtype.id_field)[0])
+        item.payload[rtype.tags_field] = jsonable(_detail_value(
+            rtype, detail, item.payload, resource_id, client_for, region, counter, patience, {}))
+
+    list(pool.map(ask, unlisted) if pool is not None else map(ask, unlisted))
+
+
 def _enrich(rtype: ResourceType, item: Any, client_for: Callable[[str], Any], region: str, counter: _Counter,
             patience: Patience, tag_map: TagListing | None = None, bulk: Mapping[str, Any] | None = None) -> RawItem:
     """One listed item plus its detail calls; an identical call serves every detail that needs it.
 
-    With `tag_map` (the region's tagging-API listing) the tags come from it where it can answer
-    (`TagListing.tags_of`); else the tag call is made.
+    With `tag_map` (the region's tagging-API listing) the tags come from it when it holds the resource's
+    ARN; an unlisted resource's tags are left to `_settle_unlisted_tags` (or, in strict mode, asked).
     Details the type's bulk answer holds for this resource (`bulk`) are taken from it.
     """
     payload = dict(item) if isinstance(item, Mapping) else {rtype.id_field: item}
@@ -352,21 +384,7 @@ def _enrich(rtype: ResourceType, item: Any, client_for: Callable[[str], Any], re
     responses: dict[str, list[dict[str, Any]]] = {}
 
     def detail_value(detail: Detail) -> Any:
-        """The detail's value for this item, from one call shared by every detail that needs it."""
-        detail_region = region
-        if rtype.region_field and payload.get(rtype.region_field):
-            detail_region = str(payload[rtype.region_field])
-        params = {k: _render(v, payload, resource_id) for k, v in detail.params.items()}
-        key = repr((detail_region, detail.operation, sorted(params.items()), detail.paginate))
-        try:
-            if key not in responses:
-                responses[key] = patiently(lambda: list(
-                    _call(client_for(detail_region), detail.operation, params, counter, detail.paginate)), patience)
-            return _merge_pages(responses[key], detail.result_path)
-        except botocore.exceptions.ClientError as exc:
-            if error_class(exc) not in detail.absent_codes:
-                raise
-            return None
+        return _detail_value(rtype, detail, payload, resource_id, client_for, region, counter, patience, responses)
 
     bulk_fields = rtype.bulk_details.fields if bulk is not None and rtype.bulk_details else {}
     for detail in rtype.details:
@@ -376,11 +394,14 @@ def _enrich(rtype: ResourceType, item: Any, client_for: Callable[[str], Any], re
                 payload[detail.store_as] = found
                 continue
         if tag_map is not None and detail.store_as == rtype.tags_field:
-            tags, served = tag_map.tags_of(rtype, payload, resource_id, lambda detail=detail: detail_value(detail))
-            payload[detail.store_as] = tags
-            if served:
+            listed = tag_map.lookup(rtype, payload, resource_id)
+            if listed is not None:
+                payload[detail.store_as] = listed
                 counter.add_tags_served()
-            continue
+                continue
+            if tag_map.trust_absence:
+                payload[detail.store_as] = _UNLISTED
+                continue
         value = None if detail.only_if and not payload.get(detail.only_if) else detail_value(detail)
         if rtype.region_field and detail.store_as == rtype.region_field:
             value = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(value, value)

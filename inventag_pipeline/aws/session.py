@@ -90,8 +90,8 @@ def tagging_api_mode(value: bool | str) -> str:
 def tagging_api_from_env() -> str:
     """`INVENTAG_TAGGING_API`: how tags are read in bulk from the Resource Groups Tagging API.
 
-    `on` (default): a resource the listing leaves out is untagged where the listing holds others of its
-    type in the region (else it is asked); `strict`: each resource the listing leaves out is asked;
+    `on` (default): a resource the listing leaves out is untagged where the listing holds the ARN of
+    another of its type in the region (else it is asked); `strict`: each resource the listing leaves out is asked;
     `off`: a tag call per resource.
     """
     return tagging_api_mode(os.environ.get("INVENTAG_TAGGING_API", ""))

@@ -198,22 +198,30 @@ def test_tags_from_the_tagging_api_give_the_same_records_with_fewer_calls(moto_u
     assert never.tags == {}
 
 
-def test_a_listing_covers_the_tagging_types_whose_resources_it_names():
-    from inventag_pipeline.aws.collector import covered_tagging_types
+def test_a_listing_whose_arns_match_none_of_a_types_resources_costs_calls_never_tags(moto_url, monkeypatch):
+    """Silence is trusted only where the listing holds the ARN of one of the type's own resources: a listing
+    that writes ARNs differently (or lists another resource of the service) cannot erase tags."""
+    from inventag_pipeline.aws import collector
 
-    types = ["kms:key", "sqs", "sns", "logs:log-group", "states:activity", "states:stateMachine"]
-    assert covered_tagging_types([
-        "arn:aws:kms:us-east-1:123456789012:alias/app",  # an alias is no key
-        "arn:aws:sqs:us-east-1:123456789012:orders",
-        "arn:aws:logs:us-east-1:123456789012:log-group:/app/web",
-        "arn:aws:states:us-east-1:123456789012:stateMachineX:a",  # a kind is a whole word
-        "not-an-arn",
-    ], types) == {"sqs", "logs:log-group"}
-    assert covered_tagging_types([
-        "arn:aws:kms:us-east-1:123456789012:key/1234abcd",
-        "arn:aws:states:us-east-1:123456789012:activity:review",
-    ], types) == {"kms:key", "states:activity"}
-    assert covered_tagging_types([], types) == set()
+    sqs = client(moto_url, "sqs", "us-east-1")
+    sqs.create_queue(QueueName="tagged", tags={"Owner": "orders@example.com"})
+    sqs.create_queue(QueueName="untagged")
+    queue = [REGISTRY["AWS::SQS::Queue"]]
+
+    def listing_with_other_arns(self, region, counter, patience):
+        # The service's resources, but not as the collector writes their ARNs.
+        return collector.TagListing(self.account_id, region, {
+            "arn:aws:sqs:us-east-1:123456789012:tagged/": [{"Key": "Owner", "Value": "orders@example.com"}]})
+
+    monkeypatch.setattr(collector.RegionTags, "_fetch", listing_with_other_arns)
+    audit = AuditLog()
+    sessions = AccountSessions(simulated_account(), CollectionSettings(simulator_url=moto_url), audit)
+    collection = collect_account(sessions, ["us-east-1"], queue)
+
+    tags = {r.name: r.tags for r in _records(collection)}
+    assert tags == {"tagged": {"Owner": "orders@example.com"}, "untagged": {}}
+    assert audit.operation_counts()["sqs:ListQueueTags"] == 2
+    assert sum(s.tags_from_tagging_api for s in collection.scopes) == 0
 
 
 def test_a_failing_tagging_api_costs_calls_never_tags(moto_url, monkeypatch):
