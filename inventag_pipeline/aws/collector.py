@@ -425,7 +425,7 @@ def collect_scope(sessions: AccountSessions, service: str, region: str, types: S
     started = time.perf_counter()
 
     def client_for(client_region: str) -> Any:
-        return sessions.shared_client(service, "us-east-1" if client_region == GLOBAL_REGION else client_region)
+        return sessions.shared_client(service, client_region)
 
     result = ScopeResult(service=service, region=region, status="ok")
     counter = _Counter()

@@ -73,17 +73,7 @@ class _Fallback(RuntimeError):
     """This type cannot be served from Config after all; the direct API collects it."""
 
 
-# --- plumbing: per-thread clients, call counts --------------------------------------------------------
-
-
-class _Clients:
-    """The account's shared, thread-safe clients (one per service and region, as the collector's)."""
-
-    def __init__(self, sessions: AccountSessions):
-        self.sessions = sessions
-
-    def get(self, service: str, region: str) -> Any:
-        return self.sessions.shared_client(service, "us-east-1" if region == GLOBAL_REGION else region)
+# --- plumbing: call counts --------------------------------------------------------
 
 
 class _Calls:
@@ -119,10 +109,11 @@ class RegionRecording:
         return self.recorded.get(config_type) == CONTINUOUS
 
 
-def detect_recording(clients: _Clients, region: str, candidates: Iterable[str], calls: _Calls) -> RegionRecording:
+def detect_recording(sessions: AccountSessions, region: str, candidates: Iterable[str], calls: _Calls
+                     ) -> RegionRecording:
     """The region's recorders and their status: two calls, never raising for an AWS error."""
     found = RegionRecording(region)
-    client = clients.get("config", region)
+    client = sessions.shared_client("config", region)
     try:
         calls.add(region)
         recorders = client.describe_configuration_recorders().get("ConfigurationRecorders", [])
@@ -222,7 +213,7 @@ def select_items(client: Any, expression: str, count: Callable[[], None], aggreg
             return items
 
 
-def merge_tags(clients: _Clients, items: list[ConfigItem], count: Callable[[str], None]) -> list[ConfigItem]:
+def merge_tags(sessions: AccountSessions, items: list[ConfigItem], count: Callable[[str], None]) -> list[ConfigItem]:
     """Fill the tags of items Config recorded without any from the Resource Groups Tagging API."""
     lacking: dict[str, list[str]] = {}
     for item in items:
@@ -231,7 +222,7 @@ def merge_tags(clients: _Clients, items: list[ConfigItem], count: Callable[[str]
             lacking.setdefault(region, []).append(item.arn)
     found: dict[str, dict[str, str]] = {}
     for region, arns in sorted(lacking.items()):
-        client = clients.get("resourcegroupstaggingapi", region)
+        client = sessions.shared_client("resourcegroupstaggingapi", region)
         for start in range(0, len(arns), TAGGING_BATCH):
             token = ""
             while True:
@@ -370,7 +361,7 @@ def aggregator_sessions(sessions: AccountSessions) -> AccountSessions:
     return base
 
 
-def _query_config(sessions: AccountSessions, clients: _Clients, pool: ThreadPoolExecutor, routes: Sequence[Route],
+def _query_config(sessions: AccountSessions, pool: ThreadPoolExecutor, routes: Sequence[Route],
                   regions: Sequence[str], calls: _Calls) -> tuple[dict[tuple[str, str], list[ConfigItem]],
                                                                dict[str, str]]:
     """Items by (Config type, region) for every routed type, and the regions whose query failed."""
@@ -394,8 +385,8 @@ def _query_config(sessions: AccountSessions, clients: _Clients, pool: ThreadPool
                                        regions=sorted(wanted))
         try:
             base = aggregator_sessions(sessions)
-            found = select_items(_Clients(base).get("config", home), expression, lambda: calls.add(home), name)
-            keep(merge_tags(clients, found, calls.add))
+            found = select_items(base.shared_client("config", home), expression, lambda: calls.add(home), name)
+            keep(merge_tags(sessions, found, calls.add))
         except ReadOnlyViolation:
             raise
         except Exception as exc:
@@ -404,8 +395,8 @@ def _query_config(sessions: AccountSessions, clients: _Clients, pool: ThreadPool
 
     def query(region: str) -> list[ConfigItem]:
         expression = select_expression(wanted[region])
-        found = select_items(clients.get("config", region), expression, lambda: calls.add(region))
-        return merge_tags(clients, found, calls.add)
+        found = select_items(sessions.shared_client("config", region), expression, lambda: calls.add(region))
+        return merge_tags(sessions, found, calls.add)
 
     futures = {region: pool.submit(query, region) for region in sorted(wanted)}
     for region, future in futures.items():
@@ -418,7 +409,8 @@ def _query_config(sessions: AccountSessions, clients: _Clients, pool: ThreadPool
     return items, failed
 
 
-def _serve(clients: _Clients, route: Route, items: list[ConfigItem], calls: _Calls) -> tuple[list[RawItem], float]:
+def _serve(sessions: AccountSessions, route: Route, items: list[ConfigItem], calls: _Calls
+           ) -> tuple[list[RawItem], float]:
     """Payloads of one routed type: mapped, reconciled with its listing, completed, redacted (and seconds)."""
     started = time.perf_counter()
     rtype = route.rtype
@@ -428,7 +420,7 @@ def _serve(clients: _Clients, route: Route, items: list[ConfigItem], calls: _Cal
         raise _Fallback("AWS Config holds a resource without its configuration (ResourceNotRecorded)")
     payloads = [to_api_payload(rtype, i, mapping) for i in items if i.status not in DELETED_STATUSES]
     if mapping.listing:
-        listed = list_type(clients.get(rtype.service, route.scope_region), rtype, lambda: calls.add(scope))
+        listed = list_type(sessions.shared_client(rtype.service, route.scope_region), rtype, lambda: calls.add(scope))
         mapped = {_resource_id(rtype, p): p for p in payloads}
         missing = sorted(set(listed) - set(mapped))
         if missing:
@@ -440,7 +432,7 @@ def _serve(clients: _Clients, route: Route, items: list[ConfigItem], calls: _Cal
         for store_as, needed in mapping.complements.items():
             if needed(payload):
                 region = _item_region(rtype, route.scope_region, payload)
-                payload[store_as] = read_detail(clients.get(rtype.service, region), rtype, store_as, payload,
+                payload[store_as] = read_detail(sessions.shared_client(rtype.service, region), rtype, store_as, payload,
                                                 lambda: calls.add(scope))
             else:
                 payload[store_as] = None
@@ -456,16 +448,16 @@ def fast_path(sessions: AccountSessions, regions: Sequence[str], plan: Plan) -> 
                   if t.cfn_type in MAPPINGS and t.config_type}
     if sessions.settings.use_config == "off" or not candidates or not regions:
         return FastPath(api_plan=list(plan))
-    clients, calls = _Clients(sessions), _Calls()
+    calls = _Calls()
     timings: dict[tuple[str, str], float] = {}
     with ThreadPoolExecutor(max_workers=sessions.settings.max_workers, thread_name_prefix="config") as pool:
-        recordings = dict(zip(regions, pool.map(lambda r: detect_recording(clients, r, candidates, calls), regions),
+        recordings = dict(zip(regions, pool.map(lambda r: detect_recording(sessions, r, candidates, calls), regions),
                               strict=True))
         routes, reasons = route_types(plan, recordings, regions)
         served: dict[Route, list[RawItem]] = {}
         if routes:
             started = time.perf_counter()
-            items, failed_regions = _query_config(sessions, clients, pool, routes, regions, calls)
+            items, failed_regions = _query_config(sessions, pool, routes, regions, calls)
             query_s = time.perf_counter() - started
             jobs: dict[Route, Future[tuple[list[RawItem], float]]] = {}
             for route in routes:
@@ -475,7 +467,7 @@ def fast_path(sessions: AccountSessions, regions: Sequence[str], plan: Plan) -> 
                         f"{r}: {failed_regions[r]}" for r in broken)
                     continue
                 found = [i for r in route.regions for i in items.get((str(route.rtype.config_type), r), [])]
-                jobs[route] = pool.submit(_serve, clients, route, found, calls)
+                jobs[route] = pool.submit(_serve, sessions, route, found, calls)
             for route, job in jobs.items():
                 try:
                     served[route], seconds = job.result()
@@ -538,10 +530,10 @@ def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, start + dt.timedelta(days=1)
 
 
-def _history_of(clients: _Clients, route: Route, region: str, later: dt.datetime, calls: _Calls
+def _history_of(sessions: AccountSessions, route: Route, region: str, later: dt.datetime, calls: _Calls
                 ) -> tuple[list[ConfigItem], int]:
     """Items of one type in one region as they were at `later`, and how many were unknown then."""
-    client = clients.get("config", region)
+    client = sessions.shared_client("config", region)
     config_type = str(route.rtype.config_type)
     identifiers: list[Mapping[str, Any]] = []
     token: str | None = None
@@ -611,9 +603,9 @@ def reconstruct_day(sessions: AccountSessions, regions: Sequence[str], day: dt.d
     later = end - dt.timedelta(milliseconds=1)
     plan = plan_scopes(regions, types)
     candidates = {str(t.config_type) for t in types if t.cfn_type in MAPPINGS and t.config_type}
-    clients, calls = _Clients(sessions), _Calls()
+    calls = _Calls()
     with ThreadPoolExecutor(max_workers=sessions.settings.max_workers, thread_name_prefix="history") as pool:
-        recordings = dict(zip(regions, pool.map(lambda r: detect_recording(clients, r, candidates, calls), regions),
+        recordings = dict(zip(regions, pool.map(lambda r: detect_recording(sessions, r, candidates, calls), regions),
                               strict=True))
         proven = {r for r, rec in recordings.items()
                   if not rec.error and recording_throughout(rec.statuses, start, end)}
@@ -621,7 +613,7 @@ def reconstruct_day(sessions: AccountSessions, regions: Sequence[str], day: dt.d
         routes, reasons = route_types(plan, usable, regions)
         if not routes:
             raise HistoryUnavailable(_explain(regions, recordings, day, proven))
-        jobs = {(route, region): pool.submit(_history_of, clients, route, region, later, calls)
+        jobs = {(route, region): pool.submit(_history_of, sessions, route, region, later, calls)
                 for route in routes for region in route.regions}
         results: dict[Route, list[RawItem]] = {}
         problems: dict[Route, list[str]] = {}

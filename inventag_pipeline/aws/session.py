@@ -31,6 +31,7 @@ import botocore.utils
 from inventag_pipeline.aws import errors as collection_errors
 from inventag_pipeline.aws.guard import AuditLog, ReadOnlyGuard
 from inventag_pipeline.core.accounts import Account
+from inventag_pipeline.core.registry import GLOBAL_REGION
 
 
 class CredentialsError(RuntimeError):
@@ -301,10 +302,10 @@ class AccountSessions:
         Built clients are thread-safe, but building one (and its session) is not and costs milliseconds
         of CPU, which at hundreds of scopes and thousands of calls is most of a collection's CPU. Sharing
         also gives each (service, region) one retry quota (and, in adaptive mode, one rate limiter), as AWS
-        throttles per API and region.
-        Call after `resolve_credentials`.
+        throttles per API and region. `region` may be the registry's "global", whose services answer in
+        us-east-1. Call after `resolve_credentials`.
         """
-        key = (service, region)
+        key = (service, "us-east-1" if region == GLOBAL_REGION else region)  # global services answer there
         found = self._clients.get(key)
         if found is not None:
             return found
@@ -312,7 +313,7 @@ class AccountSessions:
             if key not in self._clients:
                 if self._shared_session is None:
                     self._shared_session = self.session()
-                self._clients[key] = self.client(self._shared_session, service, region)
+                self._clients[key] = self.client(self._shared_session, *key)
             return self._clients[key]
 
     def _caller_identity(self) -> dict[str, Any]:
