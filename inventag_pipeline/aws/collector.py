@@ -190,10 +190,10 @@ class RegionTags:
     """
 
     def __init__(self, get_client: Callable[[str], Any], types: Sequence[ResourceType], account_id: str,
-                 enabled: bool | str = True):
+                 mode: bool | str = "on"):
         self._client = get_client
         self.account_id = account_id
-        self.mode = tagging_api_mode(enabled)
+        self.mode = tagging_api_mode(mode)
         self.filters = sorted({t.tagging_api_type.split(":", 1)[0] for t in types if t.tagging_api_type})
         self.enabled = self.mode != "off" and bool(self.filters)
         self._lock = threading.Lock()
@@ -250,11 +250,6 @@ class TagListing:
         if found is not None:
             self.matched.add(rtype.cfn_type)
         return found
-
-
-# Stands for "unlisted; decided when every item of the type is in" in a payload's tags field. Never leaves
-# collect_type.
-_UNLISTED = object()
 
 
 def collect_type(rtype: ResourceType, client_for: Callable[[str], Any], region: str, counter: _Counter,
@@ -353,7 +348,7 @@ def _settle_unlisted_tags(rtype: ResourceType, items: list[RawItem], tag_map: Ta
                           client_for: Callable[[str], Any], region: str, counter: _Counter, patience: Patience,
                           pool: Executor | None) -> None:
     """Tags of the type's resources the listing left out: none where it matched others of the type, else asked."""
-    unlisted = [item for item in items if item.payload.get(rtype.tags_field) is _UNLISTED]
+    unlisted = [item for item in items if rtype.tags_field not in item.payload]
     if not unlisted:
         return
     if rtype.cfn_type in tag_map.matched:
@@ -400,7 +395,7 @@ def _enrich(rtype: ResourceType, item: Any, client_for: Callable[[str], Any], re
                 counter.add_tags_served()
                 continue
             if tag_map.trust_absence:
-                payload[detail.store_as] = _UNLISTED
+                payload.pop(detail.store_as, None)  # unset: `_settle_unlisted_tags` decides once all are in
                 continue
         value = None if detail.only_if and not payload.get(detail.only_if) else detail_value(detail)
         if rtype.region_field and detail.store_as == rtype.region_field:
@@ -586,7 +581,7 @@ def collect_account(sessions: AccountSessions, regions: Sequence[str],
     plan = fast.api_plan
     settings = sessions.settings
     region_tags = RegionTags(lambda region: sessions.shared_client("resourcegroupstaggingapi", region),
-                             [t for _, _, ts in plan for t in ts], sessions.account.id, enabled=settings.tagging_api)
+                             [t for _, _, ts in plan for t in ts], sessions.account.id, mode=settings.tagging_api)
     with ThreadPoolExecutor(max_workers=settings.detail_workers, thread_name_prefix="detail") as details, \
             ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="collect") as pool:
         # Largest scopes first: a long scope started last would otherwise set the wall time alone.
